@@ -1,0 +1,41 @@
+# Taem: the two commands a new user needs are `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install lint migrations-check messages clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# Embedded defaults: SQLite under var/, Celery tasks eager. Prints the demo credentials.
+run: install
+	DJANGO_DEBUG=1 $(PY) manage.py migrate --noinput
+	DJANGO_DEBUG=1 $(PY) manage.py seed_demo
+	DJANGO_DEBUG=1 $(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+# The whole suite on PostgreSQL (started, and installed when root and missing).
+test: install
+	@DATABASE_URL="$$(./scripts/ensure_postgres.sh)" && export DATABASE_URL && \
+	  $(PY) -m ruff check . && \
+	  $(PY) manage.py makemigrations --check --dry-run && \
+	  $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(PY) -m ruff check .
+
+messages: install
+	cd members && ../$(PY) ../manage.py makemessages -l th --ignore '.venv/*' >/dev/null || true
+	$(PY) manage.py makemessages -l th --ignore '.venv/*' --ignore 'var/*'
+	$(PY) manage.py compilemessages --ignore '.venv/*'
+
+clean:
+	rm -rf $(VENV) var/staticfiles .pytest_cache

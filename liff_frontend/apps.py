@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class LiffFrontendConfig(AppConfig):
+    name = "liff_frontend"

@@ -1,0 +1,171 @@
+import uuid
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from config.domain import DomainError
+from members.admin_base import BrandScopedAdmin, ReadOnlyAdmin
+
+from .models import (
+    Coupon,
+    EarnRule,
+    LedgerEntry,
+    PointAccount,
+    PointCurrency,
+    Purchase,
+    PurchaseLine,
+    PurchaseRefund,
+    Redemption,
+    Reward,
+)
+from .services.ledger import points_adjust
+
+
+@admin.register(PointCurrency)
+class PointCurrencyAdmin(BrandScopedAdmin):
+    list_display = ["code", "name", "brand", "is_default", "validity_days", "point_value"]
+    list_filter = ["brand"]
+
+
+@admin.register(EarnRule)
+class EarnRuleAdmin(BrandScopedAdmin):
+    list_display = ["__str__", "brand", "rounding", "minimum_spend", "is_active"]
+    list_filter = ["brand", "is_active"]
+
+
+class AdjustmentForm(forms.Form):
+    amount = forms.IntegerField(
+        label=_("Points (+ to add, − to remove)"), help_text=_("For example 100 or -50.")
+    )
+    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 3}), max_length=1000)
+    request_key = forms.CharField(widget=forms.HiddenInput)
+
+    def clean_amount(self):
+        amount = self.cleaned_data["amount"]
+        if amount == 0:
+            raise forms.ValidationError(_("Enter a non-zero number of points."))
+        return amount
+
+
+@admin.register(PointAccount)
+class PointAccountAdmin(BrandScopedAdmin):
+    list_display = ["member", "currency", "balance", "brand", "updated_at"]
+    list_filter = ["brand", "currency"]
+    search_fields = ["member__code", "member__phone", "member__first_name", "member__last_name"]
+    readonly_fields = ["brand", "member", "currency", "balance", "adjust_link"]
+    list_select_related = ["member", "currency", "brand"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("Manual adjustment"))
+    def adjust_link(self, obj):
+        url = reverse("admin:loyalty_pointaccount_adjust", args=[obj.pk])
+        return format_html('<a class="button" href="{}">{}</a>', url, _("Adjust points"))
+
+    def get_urls(self):
+        return [
+            path("<int:account_id>/adjust/", self.admin_site.admin_view(self.adjust_view),
+                 name="loyalty_pointaccount_adjust"),
+            *super().get_urls(),
+        ]
+
+    def adjust_view(self, request, account_id: int):
+        account = get_object_or_404(self.get_queryset(request), pk=account_id)
+        if not self.has_view_permission(request, account) or not request.user.has_perm("loyalty.add_ledgerentry"):
+            raise PermissionDenied
+        form = AdjustmentForm(request.POST or None, initial={"request_key": uuid.uuid4().hex})
+        if request.method == "POST" and form.is_valid():
+            try:
+                entry = points_adjust(account=account, amount=form.cleaned_data["amount"], staff_user=request.user,
+                                      reason=form.cleaned_data["reason"],
+                                      request_key=form.cleaned_data["request_key"])
+            except DomainError as error:
+                form.add_error(None, str(error.message))
+            else:
+                messages.success(request, _("Adjusted %(amount)+d points; balance is now %(balance)d.")
+                                 % {"amount": entry.amount, "balance": entry.balance_after})
+                return redirect("admin:loyalty_pointaccount_change", account.pk)
+        context = {**self.admin_site.each_context(request), "title": _("Adjust points"), "form": form,
+                   "account": account, "opts": self.model._meta}
+        return TemplateResponse(request, "admin/loyalty/adjust_points.html", context)
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(ReadOnlyAdmin):
+    list_display = ["id", "created_at", "account", "kind", "channel", "amount", "balance_after", "staff_user",
+                    "reference"]
+    list_filter = ["brand", "kind", "channel"]
+    search_fields = ["idempotency_key", "reference", "account__member__code", "account__member__phone"]
+    list_select_related = ["account__member", "account__currency", "staff_user"]
+    date_hierarchy = "created_at"
+
+
+class PurchaseLineInline(admin.TabularInline):
+    model = PurchaseLine
+    extra = 0
+    can_delete = False
+    readonly_fields = ["sku", "category", "quantity", "amount"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class PurchaseRefundInline(admin.TabularInline):
+    model = PurchaseRefund
+    extra = 0
+    can_delete = False
+    readonly_fields = ["refund_id", "amount", "points_reversed", "points_shortfall", "created_at"]
+    fields = readonly_fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Purchase)
+class PurchaseAdmin(ReadOnlyAdmin):
+    list_display = ["order_id", "member", "branch", "channel", "total", "points_earned", "status", "purchased_at"]
+    list_filter = ["brand", "channel", "status", "branch"]
+    search_fields = ["order_id", "member__code", "member__phone"]
+    list_select_related = ["member", "branch"]
+    inlines = [PurchaseLineInline, PurchaseRefundInline]
+    date_hierarchy = "purchased_at"
+
+
+@admin.register(PurchaseRefund)
+class PurchaseRefundAdmin(ReadOnlyAdmin):
+    brand_path = "purchase__brand"
+    list_display = ["refund_id", "purchase", "amount", "points_reversed", "points_shortfall", "created_at"]
+    list_filter = ["purchase__brand"]
+
+
+@admin.register(Reward)
+class RewardAdmin(BrandScopedAdmin):
+    list_display = ["name", "brand", "points_cost", "stock", "is_active", "starts_at", "ends_at"]
+    list_filter = ["brand", "is_active"]
+    search_fields = ["name", "name_en"]
+
+
+@admin.register(Redemption)
+class RedemptionAdmin(ReadOnlyAdmin):
+    list_display = ["id", "member", "reward", "points", "status", "created_at"]
+    list_filter = ["brand", "status"]
+    search_fields = ["request_id", "member__code"]
+    list_select_related = ["member", "reward"]
+
+
+@admin.register(Coupon)
+class CouponAdmin(ReadOnlyAdmin):
+    list_display = ["display_code", "reward", "member", "status", "expires_at", "used_at", "used_branch"]
+    list_filter = ["brand", "status"]
+    search_fields = ["code", "member__code"]
+    list_select_related = ["member", "reward", "used_branch"]

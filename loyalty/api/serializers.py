@@ -1,0 +1,165 @@
+"""Input and output shapes of the public v1 API. Inputs only validate; services write."""
+
+from decimal import Decimal
+
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from loyalty.models import Coupon, LedgerEntry, Reward
+
+MONEY = {"max_digits": 12, "decimal_places": 2}
+EARN_CHANNELS = [LedgerEntry.Channel.POS, LedgerEntry.Channel.ECOMMERCE, LedgerEntry.Channel.MARKETPLACE]
+
+
+class MemberRefSerializer(serializers.Serializer):
+    code = serializers.CharField(required=False, max_length=16)
+    phone = serializers.CharField(required=False, max_length=32)
+    line_user_id = serializers.CharField(required=False, max_length=64)
+
+    def validate(self, attrs):
+        given = [name for name in ("code", "phone", "line_user_id") if attrs.get(name)]
+        if len(given) != 1:
+            raise serializers.ValidationError(_("Give exactly one of code, phone or line_user_id."))
+        return attrs
+
+
+class PurchaseLineSerializer(serializers.Serializer):
+    sku = serializers.CharField(required=False, allow_blank=True, max_length=100, default="")
+    category = serializers.CharField(required=False, allow_blank=True, max_length=100, default="")
+    quantity = serializers.IntegerField(min_value=1, max_value=1_000_000, default=1)
+    amount = serializers.DecimalField(min_value=Decimal("0"), **MONEY)
+
+
+class PurchaseInputSerializer(serializers.Serializer):
+    order_id = serializers.CharField(max_length=100)
+    member = MemberRefSerializer()
+    total = serializers.DecimalField(min_value=Decimal("0"), **MONEY)
+    lines = PurchaseLineSerializer(many=True, required=False, default=list)
+    purchased_at = serializers.DateTimeField(required=False)
+    branch = serializers.CharField(required=False, max_length=32)
+    channel = serializers.ChoiceField(choices=EARN_CHANNELS, default=LedgerEntry.Channel.POS)
+
+    def validate_order_id(self, value):
+        value = value.strip()
+        if not value:
+            raise serializers.ValidationError(_("This field may not be blank."))
+        return value
+
+    def validate_purchased_at(self, value):
+        if value > timezone.now() + timezone.timedelta(hours=1):
+            raise serializers.ValidationError(_("The purchase time is in the future."))
+        return value
+
+    def validate_lines(self, value):
+        if len(value) > 500:
+            raise serializers.ValidationError(_("At most 500 lines per purchase."))
+        return value
+
+
+class EarnedSerializer(serializers.Serializer):
+    currency = serializers.CharField()
+    points = serializers.IntegerField()
+    balance = serializers.IntegerField()
+
+
+class PurchaseOutputSerializer(serializers.Serializer):
+    purchase_id = serializers.IntegerField(source="purchase.pk")
+    order_id = serializers.CharField(source="purchase.order_id")
+    member_code = serializers.CharField(source="purchase.member.code")
+    total = serializers.DecimalField(source="purchase.total", **MONEY)
+    points_earned = serializers.IntegerField()
+    balance = serializers.IntegerField(allow_null=True)
+    earned = EarnedSerializer(many=True)
+
+
+class RefundInputSerializer(serializers.Serializer):
+    amount = serializers.DecimalField(required=False, min_value=Decimal("0.01"), **MONEY)
+    refund_id = serializers.CharField(required=False, max_length=100)
+
+
+class RefundOutputSerializer(serializers.Serializer):
+    refund_id = serializers.CharField()
+    purchase_id = serializers.IntegerField()
+    amount = serializers.DecimalField(**MONEY)
+    refunded_total = serializers.DecimalField(source="purchase.refunded_total", **MONEY)
+    status = serializers.CharField(source="purchase.status")
+    points_reversed = serializers.IntegerField()
+    points_shortfall = serializers.IntegerField()
+    details = serializers.DictField()
+
+
+class BalanceSerializer(serializers.Serializer):
+    currency = serializers.CharField(source="currency.code")
+    name = serializers.CharField(source="currency.name")
+    is_default = serializers.BooleanField(source="currency.is_default")
+    balance = serializers.IntegerField()
+
+
+class MemberOutputSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    status = serializers.CharField()
+    display_name = serializers.CharField()
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+    phone = serializers.CharField(allow_null=True)
+    line_user_id = serializers.CharField(allow_null=True)
+    balances = BalanceSerializer(many=True)
+
+
+class LedgerEntrySerializer(serializers.ModelSerializer):
+    currency = serializers.CharField(source="account.currency.code")
+    order_id = serializers.CharField(source="purchase.order_id", allow_null=True, default=None)
+    reward = serializers.CharField(source="redemption.reward.name", allow_null=True, default=None)
+
+    class Meta:
+        model = LedgerEntry
+        fields = ["id", "kind", "channel", "amount", "balance_after", "currency", "reference", "order_id",
+                  "reward", "expires_at", "created_at"]
+        read_only_fields = fields
+
+
+class RewardSerializer(serializers.ModelSerializer):
+    currency = serializers.CharField(source="currency.code")
+
+    class Meta:
+        model = Reward
+        fields = ["id", "name", "name_en", "description", "points_cost", "currency", "stock", "value_thb",
+                  "starts_at", "ends_at", "coupon_valid_days"]
+        read_only_fields = fields
+
+
+class RedemptionInputSerializer(serializers.Serializer):
+    member = MemberRefSerializer()
+    reward = serializers.IntegerField(min_value=1)
+    request_id = serializers.CharField(max_length=100)
+
+
+class CouponSerializer(serializers.ModelSerializer):
+    reward = serializers.SerializerMethodField()
+    member_code = serializers.CharField(source="member.code")
+    used_branch = serializers.CharField(source="used_branch.code", allow_null=True, default=None)
+
+    class Meta:
+        model = Coupon
+        fields = ["code", "display_code", "status", "expires_at", "used_at", "used_branch", "member_code", "reward"]
+        read_only_fields = fields
+
+    def get_reward(self, coupon) -> dict:
+        reward = coupon.reward
+        return {"id": reward.pk, "name": reward.name, "value_thb": str(reward.value_thb) if reward.value_thb else None}
+
+
+class RedemptionOutputSerializer(serializers.Serializer):
+    redemption_id = serializers.IntegerField(source="pk")
+    request_id = serializers.CharField()
+    reward = serializers.IntegerField(source="reward_id")
+    points = serializers.IntegerField()
+    balance = serializers.IntegerField(source="account.balance")
+    coupon = CouponSerializer()
+    coupon_code = serializers.CharField(source="coupon.code")
+
+
+class CouponUseInputSerializer(serializers.Serializer):
+    branch = serializers.CharField(required=False, max_length=32)
+    reference = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")

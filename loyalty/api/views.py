@@ -1,0 +1,172 @@
+"""The v1 API for machines (POS, e-commerce) and staff sessions. Thin: parse, call one
+service or selector, shape the answer."""
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from loyalty import selectors
+from loyalty.errors import CouponNotFound
+from loyalty.models import Coupon, LedgerEntry
+from loyalty.models.rewards import normalise_coupon_code
+from loyalty.services.earning import LineInput, purchase_record, purchase_refund
+from loyalty.services.redemption import coupon_use, reward_redeem
+from members.api.permissions import brand_for_request
+from members.errors import BranchNotAllowed, InvalidPhone
+from members.models import ApiKey
+from members.selectors import branch_get, member_find
+from members.services import member_get_or_create_pending, phone_normalise
+
+from . import serializers as s
+
+ERROR = OpenApiResponse(description='`{"error": {"code", "message", "fields"}}`')
+
+
+def resolve_member(brand, ref: dict, *, create_pending: bool = False):
+    """The member a request names; with ``create_pending`` an unknown phone becomes a pending member."""
+    if ref.get("phone"):
+        try:
+            phone = phone_normalise(ref["phone"])
+        except InvalidPhone as error:
+            raise InvalidPhone(fields={"member": {"phone": [str(InvalidPhone.message)]}}) from error
+        if create_pending:
+            member, _created = member_get_or_create_pending(brand=brand, phone=phone)
+            return member
+        return member_find(brand=brand, phone=phone)
+    return member_find(brand=brand, code=ref.get("code"), line_user_id=ref.get("line_user_id"))
+
+
+def resolve_branch(request, brand, code: str | None):
+    key = request.auth if isinstance(request.auth, ApiKey) else None
+    if key is not None and key.branch_id:
+        if code and code != key.branch.code:
+            raise BranchNotAllowed(fields={"branch": [str(BranchNotAllowed.message)]})
+        return key.branch
+    return branch_get(brand=brand, code=code) if code else None
+
+
+class PurchaseCreateView(APIView):
+    @extend_schema(request=s.PurchaseInputSerializer,
+                   responses={201: s.PurchaseOutputSerializer, 200: s.PurchaseOutputSerializer, 400: ERROR,
+                              404: ERROR, 409: ERROR},
+                   summary="Record a purchase and earn points (idempotent on order_id)")
+    def post(self, request):
+        brand = brand_for_request(request)
+        data = s.PurchaseInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        branch = resolve_branch(request, brand, values.get("branch"))
+        member = resolve_member(brand, values["member"], create_pending=True)
+        result = purchase_record(
+            brand=brand,
+            member=member,
+            channel=values["channel"],
+            order_id=values["order_id"],
+            total=values["total"],
+            lines=[LineInput(**line) for line in values["lines"]],
+            purchased_at=values.get("purchased_at") or timezone.now(),
+            branch=branch,
+            api_key=request.auth if isinstance(request.auth, ApiKey) else None,
+        )
+        return Response(s.PurchaseOutputSerializer(result).data,
+                        status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+
+
+class PurchaseRefundView(APIView):
+    @extend_schema(request=s.RefundInputSerializer,
+                   responses={201: s.RefundOutputSerializer, 200: s.RefundOutputSerializer, 404: ERROR, 409: ERROR},
+                   summary="Refund a purchase (all of it, or `amount` THB) and reverse its points pro rata")
+    def post(self, request, purchase_id: int):
+        brand = brand_for_request(request)
+        data = s.RefundInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = purchase_refund(brand=brand, purchase_id=purchase_id, amount=data.validated_data.get("amount"),
+                                 refund_id=data.validated_data.get("refund_id"))
+        refund = result.refund
+        return Response(s.RefundOutputSerializer(refund).data,
+                        status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+
+
+class MemberDetailView(APIView):
+    @extend_schema(responses={200: s.MemberOutputSerializer, 404: ERROR}, summary="A member and their balances")
+    def get(self, request, code: str):
+        member = member_find(brand=brand_for_request(request), code=code)
+        member.balances = selectors.member_balances(member=member)
+        return Response(s.MemberOutputSerializer(member).data)
+
+
+class MemberLedgerView(generics.ListAPIView):
+    serializer_class = s.LedgerEntrySerializer
+
+    @extend_schema(summary="A member's ledger, newest first")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return LedgerEntry.objects.none()
+        member = member_find(brand=brand_for_request(self.request), code=self.kwargs["code"])
+        return selectors.member_ledger(member=member)
+
+
+class RewardListView(generics.ListAPIView):
+    serializer_class = s.RewardSerializer
+
+    @extend_schema(summary="Rewards available now")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return selectors.Reward.objects.none()
+        return selectors.rewards_available(brand=brand_for_request(self.request))
+
+
+def redemption_body(redemption) -> dict:
+    entry = redemption.ledger_entries.order_by("id").first()
+    body = s.RedemptionOutputSerializer(redemption).data
+    body["balance"] = entry.balance_after if entry else redemption.account.balance
+    return body
+
+
+class RedemptionCreateView(APIView):
+    @extend_schema(request=s.RedemptionInputSerializer,
+                   responses={201: s.RedemptionOutputSerializer, 200: s.RedemptionOutputSerializer,
+                              404: ERROR, 409: ERROR, 422: ERROR},
+                   summary="Redeem a reward for points and issue its coupon (idempotent on request_id)")
+    def post(self, request):
+        brand = brand_for_request(request)
+        data = s.RedemptionInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        member = resolve_member(brand, values["member"])
+        result = reward_redeem(brand=brand, member=member, reward_id=values["reward"],
+                               request_id=values["request_id"])
+        return Response(redemption_body(result.redemption),
+                        status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+
+
+class CouponDetailView(APIView):
+    @extend_schema(responses={200: s.CouponSerializer, 404: ERROR}, summary="Look up a coupon and its state")
+    def get(self, request, code: str):
+        brand = brand_for_request(request)
+        coupon = (Coupon.objects.select_related("reward", "member", "used_branch")
+                  .filter(brand=brand, code=normalise_coupon_code(code)).first())
+        if coupon is None:
+            raise CouponNotFound()
+        return Response(s.CouponSerializer(coupon).data)
+
+
+class CouponUseView(APIView):
+    @extend_schema(request=s.CouponUseInputSerializer, responses={200: s.CouponSerializer, 404: ERROR, 409: ERROR},
+                   summary="Use a coupon, once")
+    def post(self, request, code: str):
+        brand = brand_for_request(request)
+        data = s.CouponUseInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        branch = resolve_branch(request, brand, data.validated_data.get("branch"))
+        coupon = coupon_use(brand=brand, code=code, branch=branch, reference=data.validated_data["reference"])
+        return Response(s.CouponSerializer(coupon).data)
+

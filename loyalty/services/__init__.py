@@ -1,0 +1,1 @@
+"""Loyalty writes. ``ledger.points_post`` is the only path that changes points."""

@@ -1,0 +1,226 @@
+"""Earning points from purchases, and reversing them on refunds.
+
+``purchase_record`` is idempotent on ``(brand, channel, order_id)``: the unique
+constraint decides concurrent replays, and every replay returns the first result.
+``purchase_refund`` reverses points pro rata, never below zero; what was already spent
+is recorded as a shortfall on the refund.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_FLOOR, Decimal
+
+from django.db import IntegrityError, transaction
+
+from config.domain import ValidationFailed
+from loyalty import events
+from loyalty.errors import IdempotencyConflict, PurchaseAlreadyRefunded, PurchaseNotFound, RefundExceedsTotal
+from loyalty.models import EarnRule, LedgerEntry, PointAccount, Purchase, PurchaseLine, PurchaseRefund
+from members.errors import MemberInactive
+from members.models import Branch, Brand, Member
+
+from .ledger import Channel, Kind, Source, account_get_or_create, lot_expiry, points_post
+
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class LineInput:
+    amount: Decimal
+    sku: str = ""
+    category: str = ""
+    quantity: int = 1
+
+
+@dataclass(frozen=True)
+class EarnedPoints:
+    currency: str
+    points: int
+    balance: int
+
+
+@dataclass(frozen=True)
+class PurchaseResult:
+    purchase: Purchase
+    earned: list[EarnedPoints]
+    created: bool
+
+    @property
+    def points_earned(self) -> int:
+        return self.purchase.points_earned
+
+    @property
+    def balance(self) -> int | None:
+        """Default-currency balance right after this purchase (the same on every replay)."""
+        return self.purchase.balance_after
+
+
+def _earn_key(purchase: Purchase, currency_code: str) -> str:
+    return f"purchase:{purchase.brand_id}:{purchase.channel}:{purchase.order_id}:{currency_code}"
+
+
+def _result(purchase: Purchase, *, created: bool) -> PurchaseResult:
+    entries = purchase.ledger_entries.filter(kind=Kind.EARN).select_related("account__currency").order_by("id")
+    earned = [EarnedPoints(e.account.currency.code, e.amount, e.balance_after) for e in entries]
+    return PurchaseResult(purchase=purchase, earned=earned, created=created)
+
+
+def _check_replay(purchase: Purchase, *, member: Member, total: Decimal) -> None:
+    if purchase.member_id != member.pk or purchase.total != total:
+        raise IdempotencyConflict(fields={"order_id": ["This order ID was already recorded with other details."]})
+
+
+def purchase_record(
+    *,
+    brand: Brand,
+    member: Member,
+    channel: str,
+    order_id: str,
+    total: Decimal,
+    lines: list[LineInput],
+    purchased_at: datetime,
+    branch: Branch | None = None,
+    api_key=None,
+) -> PurchaseResult:
+    """Record a purchase and earn its points once.
+
+    Replays of the same ``(brand, channel, order_id)`` return the first result and write
+    nothing; a replay with another member or total raises ``IdempotencyConflict``.
+    Raises ``MemberInactive`` for suspended members. Emits ``purchase_recorded``.
+    """
+    total = Decimal(total).quantize(CENT)
+    if total < 0:
+        raise ValidationFailed(fields={"total": ["Must be zero or more."]})
+    existing = Purchase.objects.filter(brand=brand, channel=channel, order_id=order_id).first()
+    if existing is not None:
+        _check_replay(existing, member=member, total=total)
+        return _result(existing, created=False)
+    if member.status == Member.Status.SUSPENDED:
+        raise MemberInactive()
+
+    rules = list(EarnRule.objects.filter(brand=brand, is_active=True).select_related("currency"))
+    points_by_rule = [(rule, rule.points_for(total)) for rule in rules]
+    default_points = sum(points for rule, points in points_by_rule if rule.currency.is_default)
+    try:
+        with transaction.atomic():
+            purchase = Purchase.objects.create(
+                brand=brand, branch=branch, member=member, channel=channel, order_id=order_id, total=total,
+                purchased_at=purchased_at, api_key=api_key, points_earned=default_points,
+            )
+            PurchaseLine.objects.bulk_create(
+                PurchaseLine(purchase=purchase, sku=line.sku, category=line.category,
+                             quantity=line.quantity, amount=Decimal(line.amount).quantize(CENT))
+                for line in lines
+            )
+            earned = []
+            for rule, points in points_by_rule:
+                account = account_get_or_create(member=member, currency=rule.currency)
+                if points <= 0:
+                    if rule.currency.is_default:
+                        purchase.balance_after = account.balance
+                    continue
+                entry = points_post(
+                    account=account,
+                    amount=points,
+                    kind=Kind.EARN,
+                    idempotency_key=_earn_key(purchase, rule.currency.code),
+                    source=Source(
+                        channel=channel,
+                        purchase=purchase,
+                        reference=order_id,
+                        details={"rule": rule.pk, "explanation": f"{total} THB ÷ {rule.spend_amount} × {rule.points}"
+                                 f" ({rule.get_rounding_display()}) = {points}"},
+                    ),
+                    expires_at=lot_expiry(currency=rule.currency, earned_at=purchased_at),
+                )
+                earned.append(EarnedPoints(rule.currency.code, entry.amount, entry.balance_after))
+                if rule.currency.is_default:
+                    purchase.balance_after = entry.balance_after
+            Purchase.objects.filter(pk=purchase.pk).update(balance_after=purchase.balance_after)
+            events.emit(events.PURCHASE_RECORDED, purchase_id=purchase.pk, member_id=member.pk)
+    except IntegrityError:
+        existing = Purchase.objects.filter(brand=brand, channel=channel, order_id=order_id).first()
+        if existing is None:
+            raise
+        _check_replay(existing, member=member, total=total)
+        return _result(existing, created=False)
+    return PurchaseResult(purchase=purchase, earned=earned, created=True)
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    refund: PurchaseRefund
+    created: bool
+
+
+def purchase_refund(
+    *, brand: Brand, purchase_id: int, amount: Decimal | None = None, refund_id: str | None = None
+) -> RefundResult:
+    """Refund ``amount`` THB of a purchase (all that is left when omitted).
+
+    Locks the purchase, then each account. Points are reversed pro rata to the refunded
+    share of the total (cumulative, rounded down, exact at a full refund), taken first
+    from the purchase's own lot; what the member already spent is recorded as
+    ``points_shortfall``, never taken below zero. A repeated ``refund_id`` returns the
+    first refund. Raises ``PurchaseNotFound``, ``PurchaseAlreadyRefunded``,
+    ``RefundExceedsTotal``.
+    """
+    with transaction.atomic():
+        purchase = Purchase.objects.select_for_update().filter(brand=brand, pk=purchase_id).first()
+        if purchase is None:
+            raise PurchaseNotFound()
+        if refund_id:
+            previous = purchase.refunds.filter(refund_id=refund_id).first()
+            if previous is not None:
+                if amount is not None and Decimal(amount).quantize(CENT) != previous.amount:
+                    raise IdempotencyConflict(fields={"refund_id": ["Already used with another amount."]})
+                return RefundResult(previous, created=False)
+        left = purchase.total - purchase.refunded_total
+        if left <= 0:
+            raise PurchaseAlreadyRefunded()
+        amount = left if amount is None else Decimal(amount).quantize(CENT)
+        if amount <= 0:
+            raise ValidationFailed(fields={"amount": ["Must be more than zero."]})
+        if amount > left:
+            raise RefundExceedsTotal(fields={"amount": [f"At most {left} THB can still be refunded."]})
+        refund_id = refund_id or f"refund-{purchase.refunds.count() + 1}"
+        refunded_after = purchase.refunded_total + amount
+
+        details, reversed_default, shortfall_default = {}, 0, 0
+        earn_entries = purchase.ledger_entries.filter(kind=Kind.EARN).select_related("account__currency", "lot")
+        for earn in earn_entries:
+            code = earn.account.currency.code
+            already = sum(r.details.get(code, {}).get("target", 0) for r in purchase.refunds.all())
+            cumulative = int((Decimal(earn.amount) * refunded_after / purchase.total).to_integral_value(ROUND_FLOOR))
+            target = cumulative - already
+            account = PointAccount.objects.select_for_update().get(pk=earn.account_id)
+            reversed_points = min(target, account.balance)
+            if reversed_points > 0:
+                points_post(
+                    account=account,
+                    amount=-reversed_points,
+                    kind=Kind.REVERSE,
+                    idempotency_key=f"refund:{purchase.pk}:{refund_id}:{code}",
+                    source=Source(channel=purchase.channel, purchase=purchase, reverses=earn,
+                                  reference=f"{purchase.order_id} / {refund_id}"),
+                    prefer_lot=earn.lot,
+                )
+            details[code] = {"target": target, "reversed": reversed_points, "shortfall": target - reversed_points}
+            if earn.account.currency.is_default:
+                reversed_default += reversed_points
+                shortfall_default += target - reversed_points
+
+        refund = PurchaseRefund.objects.create(
+            purchase=purchase, refund_id=refund_id, amount=amount,
+            points_reversed=reversed_default, points_shortfall=shortfall_default, details=details,
+        )
+        purchase.refunded_total = refunded_after
+        purchase.status = (
+            Purchase.Status.REFUNDED if refunded_after == purchase.total else Purchase.Status.PARTIALLY_REFUNDED
+        )
+        purchase.save(update_fields=["refunded_total", "status", "updated_at"])
+        events.emit(events.PURCHASE_REFUNDED, purchase_id=purchase.pk, refund_id=refund.pk)
+    return RefundResult(refund, created=True)
+
+
+__all__ = ["Channel", "LedgerEntry", "LineInput", "PurchaseResult", "purchase_record", "purchase_refund"]

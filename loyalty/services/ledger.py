@@ -1,0 +1,210 @@
+"""The one write path of the points ledger.
+
+Contract of ``points_post`` (ARCHITECTURE.md, "The ledger"):
+
+1. If ``(brand, idempotency_key)`` is known, return that entry and write nothing.
+2. Open a transaction (a savepoint when the caller already holds one) and lock the
+   account row (``SELECT ... FOR UPDATE``).
+3. Check the key again under the lock; for a debit, first expire the account's lots that
+   are past due, then check funds.
+4. Write the entry, open a lot (credit) or consume lots earliest-expiry-first (debit),
+   and move the cached balance with ``F()``.
+5. If a concurrent call with the same key won the unique constraint, return its entry.
+
+Callers that must lock several rows lock the purchase/reward row first, then the
+account, and never call the network inside the transaction.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db import IntegrityError, transaction
+from django.db.models import Case, F, IntegerField, Value, When
+from django.utils import timezone
+
+from config.domain import ValidationFailed
+from loyalty import events
+from loyalty.errors import InsufficientPoints
+from loyalty.models import LedgerEntry, LotAllocation, PointAccount, PointCurrency, PointLot
+
+Kind = LedgerEntry.Kind
+Channel = LedgerEntry.Channel
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a ledger entry comes from; stored on the entry for audit."""
+
+    channel: str
+    purchase: object | None = None
+    redemption: object | None = None
+    staff_user: object | None = None
+    reverses: LedgerEntry | None = None
+    reason: str = ""
+    reference: str = ""
+    details: dict = field(default_factory=dict)
+
+
+BANGKOK = ZoneInfo("Asia/Bangkok")
+
+
+def lot_expiry(*, currency: PointCurrency, earned_at: datetime) -> datetime | None:
+    """End of the Bangkok day ``validity_days`` after ``earned_at``; None when points never expire."""
+    if currency.validity_days is None:
+        return None
+    last_day = timezone.localtime(earned_at, BANGKOK).date() + timedelta(days=currency.validity_days)
+    return datetime.combine(last_day + timedelta(days=1), time.min, tzinfo=BANGKOK)
+
+
+def account_get_or_create(*, member, currency: PointCurrency) -> PointAccount:
+    account, _created = PointAccount.objects.get_or_create(
+        member=member, currency=currency, defaults={"brand_id": member.brand_id}
+    )
+    return account
+
+
+def _existing_entry(brand_id: int, idempotency_key: str) -> LedgerEntry | None:
+    return LedgerEntry.objects.filter(brand_id=brand_id, idempotency_key=idempotency_key).first()
+
+
+def points_post(
+    *,
+    account: PointAccount,
+    amount: int,
+    kind: str,
+    idempotency_key: str,
+    source: Source,
+    expires_at: datetime | None = None,
+    prefer_lot: PointLot | None = None,
+) -> LedgerEntry:
+    """Credit (``amount > 0``) or debit (``amount < 0``) ``account`` exactly once per key.
+
+    Locks the account row. Raises ``InsufficientPoints`` (nothing written) when a debit
+    exceeds the balance. A debit consumes ``prefer_lot`` first when given, then lots by
+    earliest expiry. Returns the entry (the first one when the key was already used).
+    """
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount == 0:
+        raise ValueError("amount must be a non-zero integer")
+    existing = _existing_entry(account.brand_id, idempotency_key)
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            locked = PointAccount.objects.select_for_update().get(pk=account.pk)
+            existing = _existing_entry(account.brand_id, idempotency_key)
+            if existing is not None:
+                return existing
+            if amount < 0:
+                _expire_due_lots(locked)
+                if locked.balance < -amount:
+                    raise InsufficientPoints(balance=locked.balance, required=-amount)
+            entry = _write(locked, amount=amount, kind=kind, idempotency_key=idempotency_key,
+                           source=source, expires_at=expires_at, prefer_lot=prefer_lot)
+    except IntegrityError:
+        existing = _existing_entry(account.brand_id, idempotency_key)
+        if existing is None:
+            raise
+        return existing
+    account.balance = entry.balance_after
+    return entry
+
+
+def _write(locked: PointAccount, *, amount: int, kind: str, idempotency_key: str, source: Source,
+           expires_at: datetime | None, prefer_lot: PointLot | None = None) -> LedgerEntry:
+    """Write one entry on an account the caller has locked; keeps all three invariants."""
+    locked.balance += amount
+    entry = LedgerEntry.objects.create(
+        brand_id=locked.brand_id,
+        account=locked,
+        kind=kind,
+        channel=source.channel,
+        amount=amount,
+        balance_after=locked.balance,
+        idempotency_key=idempotency_key,
+        purchase=source.purchase,
+        redemption=source.redemption,
+        staff_user=source.staff_user,
+        reverses=source.reverses,
+        reason=source.reason,
+        reference=source.reference,
+        details=source.details,
+        expires_at=expires_at if amount > 0 else None,
+    )
+    if amount > 0:
+        PointLot.objects.create(entry=entry, account=locked, amount=amount, remaining=amount, expires_at=expires_at)
+    else:
+        _consume_lots(locked, entry, -amount, prefer_lot)
+    PointAccount.objects.filter(pk=locked.pk).update(balance=F("balance") + amount, updated_at=timezone.now())
+    events.emit(events.POINTS_POSTED, entry_id=entry.pk, account_id=locked.pk, amount=amount, kind=kind)
+    return entry
+
+
+def _open_lots(account: PointAccount, prefer_lot: PointLot | None = None):
+    lots = PointLot.objects.select_for_update().filter(account=account, remaining__gt=0)
+    ordering = [F("expires_at").asc(nulls_last=True), "id"]
+    if prefer_lot is not None:
+        lots = lots.annotate(
+            preferred=Case(When(pk=prefer_lot.pk, then=Value(0)), default=Value(1), output_field=IntegerField())
+        )
+        ordering.insert(0, "preferred")
+    return lots.order_by(*ordering)
+
+
+def _consume_lots(account: PointAccount, entry: LedgerEntry, points: int, prefer_lot: PointLot | None) -> None:
+    allocations = []
+    for lot in _open_lots(account, prefer_lot):
+        if points == 0:
+            break
+        take = min(lot.remaining, points)
+        points -= take
+        allocations.append(LotAllocation(entry=entry, lot=lot, amount=take))
+        PointLot.objects.filter(pk=lot.pk).update(remaining=F("remaining") - take)
+    if points:
+        # balance == sum(lot.remaining) is an invariant; reaching here means it broke.
+        raise RuntimeError(f"account {account.pk}: lots do not cover the balance")
+    LotAllocation.objects.bulk_create(allocations)
+
+
+def _expire_due_lots(locked: PointAccount, now: datetime | None = None) -> None:
+    """Expire, on the locked account, every lot whose expiry has passed."""
+    now = now or timezone.now()
+    due = list(
+        PointLot.objects.select_for_update()
+        .filter(account=locked, remaining__gt=0, expires_at__lte=now)
+        .order_by("expires_at", "id")
+    )
+    for lot in due:
+        _write(
+            locked,
+            amount=-lot.remaining,
+            kind=Kind.EXPIRE,
+            idempotency_key=f"expire:{lot.pk}",
+            source=Source(channel=Channel.SYSTEM, reverses=None, reference=f"lot {lot.pk}"),
+            expires_at=None,
+            prefer_lot=lot,
+        )
+
+
+def points_expire_account(*, account: PointAccount, now: datetime | None = None) -> int:
+    """Expire the account's due lots; returns the points expired. Locks the account."""
+    with transaction.atomic():
+        locked = PointAccount.objects.select_for_update().get(pk=account.pk)
+        before = locked.balance
+        _expire_due_lots(locked, now)
+    return before - locked.balance
+
+
+def points_adjust(*, account: PointAccount, amount: int, staff_user, reason: str, request_key: str) -> LedgerEntry:
+    """A staff correction: positive or negative, with a required reason, audited with the user."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed(fields={"reason": ["A reason is required."]})
+    return points_post(
+        account=account,
+        amount=amount,
+        kind=Kind.ADJUST,
+        idempotency_key=f"adjust:{request_key}",
+        source=Source(channel=Channel.STAFF, staff_user=staff_user, reason=reason),
+        expires_at=lot_expiry(currency=account.currency, earned_at=timezone.now()) if amount > 0 else None,
+    )

@@ -1,0 +1,92 @@
+from django import forms
+from django.contrib import admin, messages
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .admin_base import BrandScopedAdmin
+from .models import ApiKey, Branch, Brand, Member, StaffAssignment
+from .selectors import brand_ids_for_user
+from .services import api_key_create
+
+
+@admin.register(Brand)
+class BrandAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "is_active", "created_at"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    fields = ["name", "slug", "is_active", "line_channel_id", "line_channel_secret", "line_channel_access_token"]
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(pk__in=brand_ids_for_user(request.user))
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        for name in ("line_channel_secret", "line_channel_access_token"):
+            form.base_fields[name].widget = forms.PasswordInput(render_value=True)
+        return form
+
+
+@admin.register(Branch)
+class BranchAdmin(BrandScopedAdmin):
+    list_display = ["code", "name", "brand", "is_active"]
+    list_filter = ["brand", "is_active"]
+    search_fields = ["code", "name"]
+
+
+@admin.register(StaffAssignment)
+class StaffAssignmentAdmin(BrandScopedAdmin):
+    list_display = ["user", "brand", "role"]
+    list_filter = ["brand", "role"]
+    filter_horizontal = ["branches"]
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser
+
+
+@admin.register(Member)
+class MemberAdmin(BrandScopedAdmin):
+    list_display = ["code", "__str__", "phone", "status", "brand", "created_at"]
+    list_filter = ["brand", "status", "gender"]
+    search_fields = ["code", "first_name", "last_name", "display_name", "phone", "line_user_id", "email"]
+    readonly_fields = ["code", "user", "registered_at", "created_at", "updated_at"]
+    list_select_related = ["brand"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # members are never deleted here: their points and consents must stay explained
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(BrandScopedAdmin):
+    list_display = ["name", "key_prefix", "brand", "branch", "last_used_at", "revoked_at"]
+    list_filter = ["brand"]
+    readonly_fields = ["key_prefix", "last_used_at", "created_by", "created_at"]
+    fields = ["brand", "branch", "name", "revoked_at", "key_prefix", "last_used_at", "created_by", "created_at"]
+    actions = ["revoke"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            created, raw_key = api_key_create(
+                brand=obj.brand, branch=obj.branch, name=obj.name, created_by=request.user
+            )
+            obj.pk, obj.key_prefix, obj.key_digest = created.pk, created.key_prefix, created.key_digest
+            obj._state.adding = False
+            messages.warning(
+                request,
+                _("The new API key is shown once; copy it now: %(key)s") % {"key": raw_key},
+            )
+            return
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description=_("Revoke the selected keys"))
+    def revoke(self, request, queryset):
+        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, _("%(count)d keys revoked.") % {"count": count})

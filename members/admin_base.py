@@ -1,0 +1,45 @@
+"""The admin base class that scopes every brand-owned model to the staff user's brands.
+
+Subclasses name the path to the brand (``brand_path``); querysets, foreign-key choices
+and object access are filtered here once, so no admin page can forget it.
+"""
+
+from django.contrib import admin
+
+from members.models import Branch, Brand, Member
+from members.selectors import brand_ids_for_user
+
+BRAND_SCOPED_FOREIGN_KEYS = {Brand: "pk__in", Branch: "brand_id__in", Member: "brand_id__in"}
+
+
+class BrandScopedAdmin(admin.ModelAdmin):
+    brand_path = "brand"
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(**{f"{self.brand_path}__in": brand_ids_for_user(request.user)})
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        related = db_field.related_model
+        if not request.user.is_superuser:
+            brand_ids = brand_ids_for_user(request.user)
+            if related in BRAND_SCOPED_FOREIGN_KEYS:
+                kwargs["queryset"] = related._default_manager.filter(**{BRAND_SCOPED_FOREIGN_KEYS[related]: brand_ids})
+            elif any(f.name == "brand" for f in related._meta.fields):
+                kwargs["queryset"] = related._default_manager.filter(brand_id__in=brand_ids)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class ReadOnlyAdmin(BrandScopedAdmin):
+    """For append-only and service-written tables: viewable, never added, changed or deleted here."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

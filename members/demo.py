@@ -1,0 +1,140 @@
+"""The demo brand: two branches, a currency, an earn rule, rewards, members with history.
+
+``demo_seed()`` is idempotent: every row is found by a natural key and every points
+movement goes through the loyalty services with a fixed idempotency key, so a second
+run writes nothing new. Secrets are derived from SECRET_KEY (stable per installation,
+never in the repository); the database stores only the API key's digest and the
+channel secret encrypted.
+"""
+
+import hashlib
+import hmac
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.db import transaction
+from django.utils import timezone
+
+from loyalty.models import EarnRule, PointCurrency, Reward
+from loyalty.services.earning import LineInput, purchase_record, purchase_refund
+from loyalty.services.ledger import Channel
+from loyalty.services.redemption import reward_redeem
+from members.models import ApiKey, Branch, Brand, Member, StaffAssignment
+from members.services import api_key_create, member_get_or_create_pending
+
+DEMO_SLUG = "demo"
+STAFF_USERNAME = "demo-staff"
+MANAGER_GROUP = "Brand managers"
+MANAGED_APPS = ("members", "loyalty")
+
+
+def derived_secret(purpose: str, length: int = 32) -> str:
+    digest = hmac.new(settings.SECRET_KEY.encode(), f"taem-demo:{purpose}".encode(), hashlib.sha256).hexdigest()
+    return digest[:length]
+
+
+def manager_group() -> Group:
+    group, _created = Group.objects.get_or_create(name=MANAGER_GROUP)
+    group.permissions.set(Permission.objects.filter(content_type__app_label__in=MANAGED_APPS)
+                          .exclude(codename__in=["add_brand", "delete_brand", "add_staffassignment",
+                                                 "change_staffassignment", "delete_staffassignment"]))
+    return group
+
+
+DEMO_MEMBERS = [
+    # (LINE user id, first, last, phone, birth year)
+    ("U" + "d" * 31 + "1", "สมชาย", "ใจดี", "+66812345671", 1990),
+    ("U" + "d" * 31 + "2", "Nok", "Srisuk", "+66812345672", 1985),
+    ("U" + "d" * 31 + "3", "มาลี", "รักแต้ม", "+66812345673", 1998),
+]
+
+
+@transaction.atomic
+def demo_seed() -> dict:
+    brand, _ = Brand.objects.get_or_create(slug=DEMO_SLUG, defaults={"name": "Taem Demo Café · แต้มคาเฟ่"})
+    channel_secret = derived_secret("line-channel-secret")
+    if brand.line_channel_secret != channel_secret:
+        brand.line_channel_secret = channel_secret
+        brand.line_channel_id = "2000000000"
+        brand.save()
+    branches = [
+        Branch.objects.get_or_create(brand=brand, code=code, defaults={"name": name})[0]
+        for code, name in (("BKK01", "สยาม · Siam"), ("BKK02", "อารีย์ · Ari"))
+    ]
+    currency, _ = PointCurrency.objects.get_or_create(
+        brand=brand, code="points",
+        defaults={"name": "แต้ม · Points", "is_default": True, "validity_days": 365, "point_value": Decimal("0.25")},
+    )
+    EarnRule.objects.get_or_create(
+        brand=brand, currency=currency, is_active=True,
+        defaults={"name": "25 THB = 1 point", "spend_amount": Decimal("25"), "points": 1},
+    )
+    rewards = [
+        Reward.objects.get_or_create(brand=brand, name=name, defaults={
+            "name_en": name_en, "currency": currency, "points_cost": cost, "stock": stock, "value_thb": value,
+        })[0]
+        for name, name_en, cost, stock, value in (
+            ("เครื่องดื่มฟรี 1 แก้ว", "One free drink", 50, 100, Decimal("65")),
+            ("ส่วนลด 100 บาท", "100 THB off", 200, None, Decimal("100")),
+            ("กระเป๋าผ้า Taem", "Taem tote bag", 500, 20, Decimal("250")),
+        )
+    ]
+
+    User = get_user_model()
+    password = derived_secret("staff-password", 16)
+    staff, _ = User.objects.get_or_create(username=STAFF_USERNAME, defaults={"is_staff": True})
+    if not staff.check_password(password) or not staff.is_staff:
+        staff.is_staff = True
+        staff.set_password(password)
+        staff.save()
+    staff.groups.add(manager_group())
+    StaffAssignment.objects.get_or_create(user=staff, brand=brand, defaults={"role": StaffAssignment.Role.MANAGER})
+
+    pos_key = "taem_demo_" + derived_secret("pos-api-key", 40)
+    if not ApiKey.objects.filter(key_digest=ApiKey.digest(pos_key)).exists():
+        ApiKey.objects.filter(brand=brand, name="Demo POS", revoked_at__isnull=True).update(revoked_at=timezone.now())
+        api_key_create(brand=brand, name="Demo POS", raw_key=pos_key)
+
+    members = []
+    for line_user_id, first, last, phone, year in DEMO_MEMBERS:
+        member, _ = Member.objects.get_or_create(brand=brand, line_user_id=line_user_id, defaults={
+            "first_name": first, "last_name": last, "display_name": first, "phone": phone,
+            "birth_date": f"{year}-06-15", "status": Member.Status.ACTIVE, "registered_at": timezone.now(),
+        })
+        members.append(member)
+    pending, _ = member_get_or_create_pending(brand=brand, phone="+66899990000")
+
+    now = timezone.now()
+    history = [  # (member, order, branch, total, days ago)
+        (members[0], "DEMO-1001", branches[0], "1250.00", 40),
+        (members[0], "DEMO-1002", branches[1], "480.50", 12),
+        (members[0], "DEMO-1003", branches[0], "2100.00", 3),
+        (members[1], "DEMO-1004", branches[1], "5600.00", 20),
+        (members[1], "DEMO-1005", branches[0], "320.00", 1),
+        (members[2], "DEMO-1006", branches[0], "99.00", 2),
+        (pending, "DEMO-1007", branches[1], "760.00", 5),
+    ]
+    purchases = {}
+    for member, order_id, branch, total, days_ago in history:
+        purchases[order_id] = purchase_record(
+            brand=brand, member=member, channel=Channel.POS, order_id=order_id, total=Decimal(total),
+            lines=[LineInput(sku="LATTE-ICED", category="coffee", quantity=1, amount=Decimal(total))],
+            purchased_at=now - timedelta(days=days_ago), branch=branch,
+        ).purchase
+    reward_redeem(brand=brand, member=members[0], reward_id=rewards[0].pk, request_id="demo-redeem-1")
+    reward_redeem(brand=brand, member=members[1], reward_id=rewards[1].pk, request_id="demo-redeem-2")
+    purchase_refund(brand=brand, purchase_id=purchases["DEMO-1005"].pk, amount=Decimal("100.00"),
+                    refund_id="demo-refund-1")
+
+    return {
+        "staff_username": STAFF_USERNAME,
+        "staff_password": password,
+        "pos_api_key": pos_key,
+        "brand_slug": brand.slug,
+        "branch_codes": [b.code for b in branches],
+        "line_channel_secret": channel_secret,
+        "member_codes": [m.code for m in [*members, pending]],
+    }

@@ -1,0 +1,25 @@
+import json
+
+from django.core.management.base import BaseCommand
+
+from members.demo import demo_seed
+
+
+class Command(BaseCommand):
+    help = "Load the demo brand (idempotent) and print its staff login, POS API key and LINE channel secret."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--json", action="store_true", help="Print one JSON object, for scripts.")
+
+    def handle(self, *args, **options):
+        credentials = demo_seed()
+        if options["json"]:
+            self.stdout.write(json.dumps(credentials, ensure_ascii=False))
+            return
+        self.stdout.write(self.style.SUCCESS("Demo brand ready."))
+        self.stdout.write(f"  Staff login:        {credentials['staff_username']} / {credentials['staff_password']}"
+                          "  (http://127.0.0.1:8000/admin/)")
+        self.stdout.write(f"  POS API key:        {credentials['pos_api_key']}")
+        self.stdout.write(f"  LINE channel secret: {credentials['line_channel_secret']}")
+        self.stdout.write(f"  Brand / branches:   {credentials['brand_slug']} / {', '.join(credentials['branch_codes'])}")
+        self.stdout.write(f"  Member codes:       {', '.join(credentials['member_codes'])}")

@@ -1,0 +1,192 @@
+"""Brands, branches, members, staff assignments and integration API keys.
+
+Design overview
+- Every brand-owned row carries ``brand``; uniqueness (member code, phone, LINE user id,
+  branch code) is per brand, enforced by database constraints.
+- A ``Member`` is either *pending* (known only by a phone number, e.g. earned at a POS
+  before registering) or *active* (registered, linked one-to-one to a Django ``User``).
+- ``StaffAssignment`` scopes staff users to brands (and cashiers to branches later);
+  selectors and the admin read it so no view scopes by hand.
+- ``ApiKey`` authenticates machines: only the SHA-256 digest of the key is stored; the
+  plaintext is shown once, when the key is created.
+"""
+
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from config.crypto import EncryptedTextField
+
+MEMBER_CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud at a till
+
+
+class TimeStamped(models.Model):
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class Brand(TimeStamped):
+    slug = models.SlugField(_("slug"), max_length=50, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    is_active = models.BooleanField(_("active"), default=True)
+    line_channel_id = models.CharField(_("LINE channel ID"), max_length=64, blank=True)
+    line_channel_secret = EncryptedTextField(_("LINE channel secret"), blank=True)
+    line_channel_access_token = EncryptedTextField(_("LINE channel access token"), blank=True)
+
+    class Meta:
+        verbose_name = _("brand")
+        verbose_name_plural = _("brands")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Branch(TimeStamped):
+    brand = models.ForeignKey(Brand, on_delete=models.PROTECT, related_name="branches")
+    code = models.CharField(_("code"), max_length=32)
+    name = models.CharField(_("name"), max_length=200)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("branch")
+        verbose_name_plural = _("branches")
+        ordering = ["brand", "code"]
+        constraints = [models.UniqueConstraint(fields=["brand", "code"], name="branch_code_unique_per_brand")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+class StaffAssignment(TimeStamped):
+    """A staff user's access to one brand. Superusers see every brand without one."""
+
+    class Role(models.TextChoices):
+        MANAGER = "manager", _("Manager")
+        CASHIER = "cashier", _("Cashier")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="brand_assignments")
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="staff_assignments")
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.MANAGER)
+    branches = models.ManyToManyField(Branch, blank=True, verbose_name=_("branches"))
+
+    class Meta:
+        verbose_name = _("staff assignment")
+        verbose_name_plural = _("staff assignments")
+        constraints = [models.UniqueConstraint(fields=["user", "brand"], name="staff_assignment_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.brand} ({self.get_role_display()})"
+
+
+def generate_member_code(length: int = 8) -> str:
+    return "".join(secrets.choice(MEMBER_CODE_ALPHABET) for _ in range(length))
+
+
+class Member(TimeStamped):
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending (not registered)")
+        ACTIVE = "active", _("Active")
+        SUSPENDED = "suspended", _("Suspended")
+
+    class Gender(models.TextChoices):
+        UNSPECIFIED = "", _("Not specified")
+        FEMALE = "female", _("Female")
+        MALE = "male", _("Male")
+        OTHER = "other", _("Other")
+
+    brand = models.ForeignKey(Brand, on_delete=models.PROTECT, related_name="members")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="member"
+    )
+    code = models.CharField(_("member code"), max_length=16, default=generate_member_code)
+    line_user_id = models.CharField(_("LINE user ID"), max_length=64, null=True, blank=True)  # noqa: DJ001 - NULL = none; unique when set
+    phone = models.CharField(_("phone (E.164)"), max_length=20, null=True, blank=True)  # noqa: DJ001 - NULL = none; unique when set
+    display_name = models.CharField(_("display name"), max_length=200, blank=True)
+    first_name = models.CharField(_("first name"), max_length=100, blank=True)
+    last_name = models.CharField(_("last name"), max_length=100, blank=True)
+    birth_date = models.DateField(_("birth date"), null=True, blank=True)
+    gender = models.CharField(_("gender"), max_length=16, choices=Gender.choices, blank=True)
+    email = models.EmailField(_("e-mail"), blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    registered_at = models.DateTimeField(_("registered at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("member")
+        verbose_name_plural = _("members")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["brand", "code"], name="member_code_unique_per_brand"),
+            models.UniqueConstraint(
+                fields=["brand", "phone"], condition=Q(phone__isnull=False), name="member_phone_unique_per_brand"
+            ),
+            models.UniqueConstraint(
+                fields=["brand", "line_user_id"],
+                condition=Q(line_user_id__isnull=False),
+                name="member_line_user_unique_per_brand",
+            ),
+        ]
+        indexes = [models.Index(fields=["brand", "status"], name="member_brand_status")]
+
+    def __str__(self) -> str:
+        return f"{self.full_name or self.display_name or self.phone or self.code} [{self.code}]"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class ApiKey(TimeStamped):
+    """A machine credential scoped to one brand and optionally one branch."""
+
+    PREFIX = "taem"
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="api_keys")
+    branch = models.ForeignKey(
+        Branch,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="api_keys",
+        help_text=_("When set, the key can only record purchases for this branch."),
+    )
+    name = models.CharField(_("name"), max_length=100)
+    key_prefix = models.CharField(_("key prefix"), max_length=16, editable=False)
+    key_digest = models.CharField(max_length=64, unique=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, editable=False
+    )
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+        ordering = ["brand", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.key_prefix}…)"
+
+    @staticmethod
+    def digest(raw_key: str) -> str:
+        return hashlib.sha256(raw_key.encode()).hexdigest()
+
+    @classmethod
+    def new_raw_key(cls) -> str:
+        return f"{cls.PREFIX}_{secrets.token_urlsafe(32)}"
+
+    def set_key(self, raw_key: str) -> None:
+        self.key_digest = self.digest(raw_key)
+        self.key_prefix = raw_key[: len(self.PREFIX) + 7]
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None or self.revoked_at > timezone.now()

@@ -1,0 +1,60 @@
+"""Suite-wide setup: PostgreSQL only, fast password hashing, shared fixtures."""
+
+import os
+
+import pytest
+
+from tests import factories
+
+
+def pytest_configure(config):
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        pytest.exit(
+            "The test suite runs on PostgreSQL only: run `make test`, or set DATABASE_URL=postgres://…",
+            returncode=2,
+        )
+
+
+@pytest.fixture(autouse=True)
+def _fast_settings(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.LANGUAGE_CODE = "en"
+
+
+@pytest.fixture
+def brand(db):
+    return factories.brand_with_program()
+
+
+@pytest.fixture
+def other_brand(db):
+    return factories.brand_with_program(slug="other", name="Other brand")
+
+
+@pytest.fixture
+def currency(brand):
+    return brand.currencies.get(is_default=True)
+
+
+@pytest.fixture
+def member(brand):
+    return factories.MemberFactory(brand=brand)
+
+
+@pytest.fixture
+def api_client():
+    from rest_framework.test import APIClient
+
+    return APIClient()
+
+
+@pytest.fixture
+def pos_client(brand):
+    """An API client authenticated with a brand-wide key for ``brand``."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    _key, raw = factories.api_key(brand=brand)
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw}")
+    return client
