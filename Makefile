@@ -24,6 +24,7 @@ run: install
 
 # The whole suite on PostgreSQL (started, and installed when root and missing).
 test: install
+	@./scripts/ensure_chromium.sh
 	@DATABASE_URL="$$(./scripts/ensure_postgres.sh)" && export DATABASE_URL && \
 	  $(PY) -m ruff check . && \
 	  $(PY) manage.py makemigrations --check --dry-run && \

@@ -1,0 +1,105 @@
+import threading
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+
+from loyalty.models import LedgerEntry, Purchase
+from loyalty.services.verification import ledger_mismatches
+from members.models import Member
+from tests import factories
+
+URL = "/api/v1/purchases/"
+
+
+def purchase_body(member, order_id="POS-1", total="1250.00", **extra):
+    body = {
+        "order_id": order_id,
+        "member": {"code": member.code},
+        "total": total,
+        "lines": [{"sku": "LATTE", "category": "coffee", "quantity": 2, "amount": total}],
+        "purchased_at": "2026-11-20T10:15:00+07:00",
+        "branch": "MAIN",
+    }
+    body.update(extra)
+    return body
+
+
+def test_purchase_earns_points_by_the_brand_rule(pos_client, member):
+    response = pos_client.post(URL, purchase_body(member, total="1260.00"), format="json")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["points_earned"] == 50  # 1260 / 25 = 50.4, rounded down
+    assert body["balance"] == 50
+    assert body["earned"] == [{"currency": "points", "points": 50, "balance": 50}]
+    purchase = Purchase.objects.get(pk=body["purchase_id"])
+    assert purchase.total == Decimal("1260.00")
+    assert purchase.branch.code == "MAIN"
+    assert list(purchase.lines.values_list("sku", "quantity")) == [("LATTE", 2)]
+
+
+def test_replayed_order_answers_200_with_the_same_body_and_writes_nothing(pos_client, member):
+    first = pos_client.post(URL, purchase_body(member), format="json")
+    factories.give_points(member, 7, key="between")  # the balance moves between the two calls
+    again = pos_client.post(URL, purchase_body(member), format="json")
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json() == first.json()
+    assert Purchase.objects.count() == 1
+    assert LedgerEntry.objects.filter(kind=LedgerEntry.Kind.EARN).count() == 1
+
+
+def test_replay_with_different_total_is_an_idempotency_conflict(pos_client, member):
+    pos_client.post(URL, purchase_body(member), format="json")
+    response = pos_client.post(URL, purchase_body(member, total="99.00"), format="json")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "idempotency_conflict"
+    assert "order_id" in response.json()["error"]["fields"]
+
+
+def test_unknown_phone_creates_a_pending_member_who_keeps_the_points(pos_client, brand):
+    body = purchase_body(factories.MemberFactory.build(brand=brand), total="500")
+    body["member"] = {"phone": "081-999-8888"}
+    response = pos_client.post(URL, body, format="json")
+    assert response.status_code == 201, response.content
+    member = Member.objects.get(brand=brand, phone="+66819998888")
+    assert member.status == Member.Status.PENDING
+    assert member.user is None
+    assert member.accounts.get().balance == 20
+
+
+@pytest.mark.django_db(transaction=True)
+def test_replaying_a_purchase_20_times_concurrently_writes_one_purchase_and_one_entry():
+    brand = factories.brand_with_program()
+    member = factories.MemberFactory(brand=brand)
+    _key, raw = factories.api_key(brand=brand)
+    body = purchase_body(member, order_id="RACE-1", total="1000.00")
+    barrier = threading.Barrier(20)
+    statuses, bodies = [], []
+    lock = threading.Lock()
+
+    def post():
+        from rest_framework.test import APIClient
+
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw}")
+        barrier.wait()
+        try:
+            response = client.post(URL, body, format="json")
+            with lock:
+                statuses.append(response.status_code)
+                bodies.append(response.json())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=post) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(statuses) == [200] * 19 + [201]
+    assert all(b == bodies[0] for b in bodies)
+    assert Purchase.objects.filter(brand=brand, order_id="RACE-1").count() == 1
+    assert LedgerEntry.objects.filter(brand=brand, kind=LedgerEntry.Kind.EARN).count() == 1
+    assert member.accounts.get().balance == 40
+    assert ledger_mismatches() == []
