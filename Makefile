@@ -33,10 +33,11 @@ test: install
 lint: install
 	$(PY) -m ruff check .
 
+# Regenerate the Thai catalogue (needs GNU gettext); the compiled .mo is committed.
 messages: install
-	cd members && ../$(PY) ../manage.py makemessages -l th --ignore '.venv/*' >/dev/null || true
-	$(PY) manage.py makemessages -l th --ignore '.venv/*' --ignore 'var/*'
-	$(PY) manage.py compilemessages --ignore '.venv/*'
+	$(PY) manage.py makemessages -l th --no-location --ignore '.venv/*' --ignore 'var/*' --ignore 'tests/*'
+	$(PY) scripts/fill_po.py
+	$(PY) manage.py compilemessages -l th --ignore '.venv/*'
 
 clean:
 	rm -rf $(VENV) var/staticfiles .pytest_cache
