@@ -1,0 +1,1 @@
+"""Campaigns: missions, lucky draws, top-spender races, segments and broadcasts (later issues)."""

@@ -1,0 +1,1 @@
+"""The LIFF member portal and the cashier page (later issues)."""

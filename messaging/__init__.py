@@ -1,0 +1,1 @@
+"""LINE webhook, outbound messaging with retries and rich menus (later issue)."""
