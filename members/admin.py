@@ -4,9 +4,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .admin_base import BrandScopedAdmin
+from .errors import InvalidPhone
 from .models import ApiKey, Branch, Brand, Member, StaffAssignment
 from .selectors import brand_ids_for_user
-from .services import api_key_create
+from .services import api_key_create, phone_normalise
 
 
 @admin.register(Brand)
@@ -62,6 +63,15 @@ class MemberAdmin(BrandScopedAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # members are never deleted here: their points and consents must stay explained
+
+    def get_search_results(self, request, queryset, search_term):
+        """Also find a member by a phone typed the Thai way (081-234-5678 → +66812345678)."""
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        try:
+            e164 = phone_normalise(search_term)
+        except InvalidPhone:
+            return results, may_have_duplicates
+        return results | queryset.filter(phone=e164), True
 
 
 @admin.register(ApiKey)

@@ -1,4 +1,5 @@
 import json
+import os
 
 from django.core.management.base import BaseCommand
 
@@ -17,8 +18,9 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(credentials, ensure_ascii=False))
             return
         self.stdout.write(self.style.SUCCESS("Demo brand ready."))
+        base_url = os.environ.get("TAEM_BASE_URL", "http://127.0.0.1:8000")
         self.stdout.write(f"  Staff login:        {credentials['staff_username']} / {credentials['staff_password']}"
-                          "  (http://127.0.0.1:8000/admin/)")
+                          f"  ({base_url}/admin/)")
         self.stdout.write(f"  POS API key:        {credentials['pos_api_key']}")
         self.stdout.write(f"  LINE channel secret: {credentials['line_channel_secret']}")
         self.stdout.write(f"  Brand / branches:   {credentials['brand_slug']} / {', '.join(credentials['branch_codes'])}")
