@@ -19,7 +19,7 @@ install: $(STAMP)
 # Embedded defaults: SQLite under var/, Celery tasks eager. Prints the demo credentials.
 run: install
 	DJANGO_DEBUG=1 $(PY) manage.py migrate --noinput
-	DJANGO_DEBUG=1 $(PY) manage.py seed_demo
+	DJANGO_DEBUG=1 TAEM_BASE_URL=http://127.0.0.1:$(PORT) $(PY) manage.py seed_demo
 	DJANGO_DEBUG=1 $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 # The whole suite on PostgreSQL (started, and installed when root and missing).

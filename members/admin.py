@@ -52,6 +52,9 @@ class StaffAssignmentAdmin(BrandScopedAdmin):
     def has_module_permission(self, request):
         return request.user.is_superuser
 
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser
+
 
 @admin.register(Member)
 class MemberAdmin(BrandScopedAdmin):

@@ -21,6 +21,32 @@ class BrandScopedAdmin(admin.ModelAdmin):
             return queryset
         return queryset.filter(**{f"{self.brand_path}__in": brand_ids_for_user(request.user)})
 
+    def get_list_filter(self, request):
+        """Filters on a brand, branch or member list only what the user may see."""
+        scoped = []
+        for entry in super().get_list_filter(request):
+            if isinstance(entry, str) and self._related_model(entry) in BRAND_SCOPED_FOREIGN_KEYS:
+                entry = (entry, admin.RelatedOnlyFieldListFilter)
+            scoped.append(entry)
+        return scoped
+
+    def _related_model(self, field_path: str):
+        model = self.model
+        for name in field_path.split("__"):
+            field = model._meta.get_field(name)
+            if not field.is_relation:
+                return None
+            model = field.related_model
+        return model
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        related = db_field.related_model
+        if not request.user.is_superuser and related in BRAND_SCOPED_FOREIGN_KEYS:
+            kwargs["queryset"] = related._default_manager.filter(
+                **{BRAND_SCOPED_FOREIGN_KEYS[related]: brand_ids_for_user(request.user)}
+            )
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         related = db_field.related_model
         if not request.user.is_superuser:

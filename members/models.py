@@ -15,6 +15,7 @@ import hashlib
 import secrets
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -174,6 +175,10 @@ class ApiKey(TimeStamped):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.key_prefix}…)"
+
+    def clean(self):
+        if self.branch_id and self.brand_id and self.branch.brand_id != self.brand_id:
+            raise ValidationError({"branch": _("The branch must belong to the key's brand.")})
 
     @staticmethod
     def digest(raw_key: str) -> str:

@@ -2,6 +2,9 @@
 
 import phonenumbers
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext_lazy as _
+
+from config.domain import ValidationFailed
 
 from .errors import InvalidPhone
 from .models import Brand, Member
@@ -39,6 +42,8 @@ def api_key_create(*, brand: Brand, name: str, branch=None, created_by=None, raw
     """Create an API key; returns ``(key, raw_key)``. Only the digest is stored: show ``raw_key`` once."""
     from .models import ApiKey
 
+    if branch is not None and branch.brand_id != brand.pk:
+        raise ValidationFailed(fields={"branch": [str(_("The branch must belong to the key's brand."))]})
     raw_key = raw_key or ApiKey.new_raw_key()
     key = ApiKey(brand=brand, branch=branch, name=name, created_by=created_by)
     key.set_key(raw_key)

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from . import views
 
@@ -13,4 +13,5 @@ urlpatterns = [
     path("redemptions/", views.RedemptionCreateView.as_view(), name="redemption-create"),
     path("coupons/<str:code>/", views.CouponDetailView.as_view(), name="coupon-detail"),
     path("coupons/<str:code>/use/", views.CouponUseView.as_view(), name="coupon-use"),
+    re_path(r"^.*$", views.no_route),  # unknown URLs still answer the JSON error shape
 ]

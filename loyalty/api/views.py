@@ -1,9 +1,12 @@
 """The v1 API for machines (POS, e-commerce) and staff sessions. Thin: parse, call one
 service or selector, shape the answer."""
 
+from django.db import transaction
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
+from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -47,6 +50,15 @@ def resolve_branch(request, brand, code: str | None):
     return branch_get(brand=brand, code=code) if code else None
 
 
+@extend_schema(exclude=True)
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE"])
+@authentication_classes([])
+@permission_classes([])
+def no_route(request, *args, **kwargs):
+    """Any /api/v1/ URL that matches no route: a JSON 404 like every other API error."""
+    raise NotFound()
+
+
 class PurchaseCreateView(APIView):
     @extend_schema(request=s.PurchaseInputSerializer,
                    responses={201: s.PurchaseOutputSerializer, 200: s.PurchaseOutputSerializer, 400: ERROR,
@@ -58,18 +70,19 @@ class PurchaseCreateView(APIView):
         data.is_valid(raise_exception=True)
         values = data.validated_data
         branch = resolve_branch(request, brand, values.get("branch"))
-        member = resolve_member(brand, values["member"], create_pending=True)
-        result = purchase_record(
-            brand=brand,
-            member=member,
-            channel=values["channel"],
-            order_id=values["order_id"],
-            total=values["total"],
-            lines=[LineInput(**line) for line in values["lines"]],
-            purchased_at=values.get("purchased_at") or timezone.now(),
-            branch=branch,
-            api_key=request.auth if isinstance(request.auth, ApiKey) else None,
-        )
+        with transaction.atomic():  # a pending member created here goes if the purchase is refused
+            member = resolve_member(brand, values["member"], create_pending=True)
+            result = purchase_record(
+                brand=brand,
+                member=member,
+                channel=values["channel"],
+                order_id=values["order_id"],
+                total=values["total"],
+                lines=[LineInput(**line) for line in values["lines"]],
+                purchased_at=values.get("purchased_at") or timezone.now(),
+                branch=branch,
+                api_key=request.auth if isinstance(request.auth, ApiKey) else None,
+            )
         return Response(s.PurchaseOutputSerializer(result).data,
                         status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 

@@ -81,6 +81,9 @@ class PurchaseRefund(models.Model):
     purchase = models.ForeignKey(Purchase, on_delete=models.PROTECT, related_name="refunds")
     refund_id = models.CharField(_("refund ID"), max_length=100)
     amount = models.DecimalField(_("amount (THB)"), max_digits=12, decimal_places=2)
+    refunded_total_after = models.DecimalField(_("refunded in all (THB)"), max_digits=12, decimal_places=2)
+    purchase_status_after = models.CharField(_("purchase status after"), max_length=20,
+                                             choices=Purchase.Status.choices)
     points_reversed = models.BigIntegerField(_("points reversed"), default=0)
     points_shortfall = models.BigIntegerField(_("points shortfall"), default=0)
     details = models.JSONField(_("per currency"), default=dict, blank=True)

@@ -19,7 +19,7 @@ from loyalty.models import EarnRule, LedgerEntry, PointAccount, Purchase, Purcha
 from members.errors import MemberInactive
 from members.models import Branch, Brand, Member
 
-from .ledger import Channel, Kind, Source, account_get_or_create, lot_expiry, points_post
+from .ledger import Channel, Kind, Source, account_get_or_create, lot_expiry, lots_expire_due, points_post
 
 CENT = Decimal("0.01")
 
@@ -147,6 +147,15 @@ def purchase_record(
     return PurchaseResult(purchase=purchase, earned=earned, created=True)
 
 
+def _next_refund_id(purchase: Purchase) -> str:
+    """``auto-N``: the first number no refund of this purchase uses (client ids may look alike)."""
+    taken = set(purchase.refunds.values_list("refund_id", flat=True))
+    number = len(taken) + 1
+    while f"auto-{number}" in taken:
+        number += 1
+    return f"auto-{number}"
+
+
 @dataclass(frozen=True)
 class RefundResult:
     refund: PurchaseRefund
@@ -183,7 +192,7 @@ def purchase_refund(
             raise ValidationFailed(fields={"amount": ["Must be more than zero."]})
         if amount > left:
             raise RefundExceedsTotal(fields={"amount": [f"At most {left} THB can still be refunded."]})
-        refund_id = refund_id or f"refund-{purchase.refunds.count() + 1}"
+        refund_id = refund_id or _next_refund_id(purchase)
         refunded_after = purchase.refunded_total + amount
 
         details, reversed_default, shortfall_default = {}, 0, 0
@@ -194,6 +203,7 @@ def purchase_refund(
             cumulative = int((Decimal(earn.amount) * refunded_after / purchase.total).to_integral_value(ROUND_FLOOR))
             target = cumulative - already
             account = PointAccount.objects.select_for_update().get(pk=earn.account_id)
+            lots_expire_due(account)  # points past expiry are gone: they cannot be reversed
             reversed_points = min(target, account.balance)
             if reversed_points > 0:
                 points_post(
@@ -210,13 +220,14 @@ def purchase_refund(
                 reversed_default += reversed_points
                 shortfall_default += target - reversed_points
 
-        refund = PurchaseRefund.objects.create(
-            purchase=purchase, refund_id=refund_id, amount=amount,
-            points_reversed=reversed_default, points_shortfall=shortfall_default, details=details,
-        )
         purchase.refunded_total = refunded_after
         purchase.status = (
             Purchase.Status.REFUNDED if refunded_after == purchase.total else Purchase.Status.PARTIALLY_REFUNDED
+        )
+        refund = PurchaseRefund.objects.create(
+            purchase=purchase, refund_id=refund_id, amount=amount, refunded_total_after=refunded_after,
+            purchase_status_after=purchase.status, points_reversed=reversed_default,
+            points_shortfall=shortfall_default, details=details,
         )
         purchase.save(update_fields=["refunded_total", "status", "updated_at"])
         events.emit(events.PURCHASE_REFUNDED, purchase_id=purchase.pk, refund_id=refund.pk)

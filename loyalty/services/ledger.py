@@ -22,10 +22,11 @@ from zoneinfo import ZoneInfo
 from django.db import IntegrityError, transaction
 from django.db.models import Case, F, IntegerField, Value, When
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from config.domain import ValidationFailed
 from loyalty import events
-from loyalty.errors import InsufficientPoints
+from loyalty.errors import IdempotencyConflict, InsufficientPoints
 from loyalty.models import LedgerEntry, LotAllocation, PointAccount, PointCurrency, PointLot
 
 Kind = LedgerEntry.Kind
@@ -96,7 +97,7 @@ def points_post(
             if existing is not None:
                 return existing
             if amount < 0:
-                _expire_due_lots(locked)
+                lots_expire_due(locked)
                 if locked.balance < -amount:
                     raise InsufficientPoints(balance=locked.balance, required=-amount)
             entry = _write(locked, amount=amount, kind=kind, idempotency_key=idempotency_key,
@@ -166,8 +167,12 @@ def _consume_lots(account: PointAccount, entry: LedgerEntry, points: int, prefer
     LotAllocation.objects.bulk_create(allocations)
 
 
-def _expire_due_lots(locked: PointAccount, now: datetime | None = None) -> None:
-    """Expire, on the locked account, every lot whose expiry has passed."""
+def lots_expire_due(locked: PointAccount, now: datetime | None = None) -> None:
+    """Expire every lot of ``locked`` whose expiry has passed.
+
+    The caller holds ``SELECT ... FOR UPDATE`` on the account (and passes that instance,
+    whose ``balance`` this keeps current).
+    """
     now = now or timezone.now()
     due = list(
         PointLot.objects.select_for_update()
@@ -191,7 +196,7 @@ def points_expire_account(*, account: PointAccount, now: datetime | None = None)
     with transaction.atomic():
         locked = PointAccount.objects.select_for_update().get(pk=account.pk)
         before = locked.balance
-        _expire_due_lots(locked, now)
+        lots_expire_due(locked, now)
     return before - locked.balance
 
 
@@ -199,12 +204,15 @@ def points_adjust(*, account: PointAccount, amount: int, staff_user, reason: str
     """A staff correction: positive or negative, with a required reason, audited with the user."""
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationFailed(fields={"reason": ["A reason is required."]})
-    return points_post(
+        raise ValidationFailed(fields={"reason": [str(_("A reason is required."))]})
+    entry = points_post(
         account=account,
         amount=amount,
         kind=Kind.ADJUST,
-        idempotency_key=f"adjust:{request_key}",
+        idempotency_key=f"adjust:{account.pk}:{request_key}",
         source=Source(channel=Channel.STAFF, staff_user=staff_user, reason=reason),
         expires_at=lot_expiry(currency=account.currency, earned_at=timezone.now()) if amount > 0 else None,
     )
+    if (entry.amount, entry.reason, entry.staff_user_id) != (amount, reason, getattr(staff_user, "pk", None)):
+        raise IdempotencyConflict(_("This form was already submitted with other values; reload it to adjust again."))
+    return entry

@@ -70,9 +70,9 @@ def reward_redeem(
         raise RewardInactive()
     if member.status == Member.Status.SUSPENDED:
         raise MemberInactive()
-    account = account_get_or_create(member=member, currency=reward.currency)
     try:
         with transaction.atomic():
+            account = account_get_or_create(member=member, currency=reward.currency)
             if reward.stock is not None:
                 taken = Reward.objects.filter(pk=reward.pk, stock__gt=0).update(stock=F("stock") - 1)
                 if taken != 1:
