@@ -189,4 +189,10 @@ TH = {
     "revoked at": "เพิกถอนเมื่อ",
     "API key": "API key",
     "API keys": "API keys",
+    "refunded in all (THB)": "ยอดคืนเงินสะสม (บาท)",
+    "purchase status after": "สถานะรายการซื้อหลังคืนเงิน",
+    "A reason is required.": "กรุณาระบุเหตุผล",
+    "This form was already submitted with other values; reload it to adjust again.":
+        "แบบฟอร์มนี้ถูกส่งไปแล้วด้วยค่าอื่น กรุณาโหลดหน้าใหม่เพื่อปรับแต้มอีกครั้ง",
+    "The branch must belong to the key's brand.": "สาขาต้องอยู่ในแบรนด์เดียวกับคีย์",
 }

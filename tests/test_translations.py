@@ -25,6 +25,7 @@ def po_entries() -> dict[str, str]:
 def test_every_message_has_a_thai_translation():
     untranslated = [msgid for msgid, msgstr in po_entries().items() if not msgstr]
     assert untranslated == []
+    assert "#, fuzzy" not in (LOCALE / "django.po").read_text()  # fuzzy entries are not compiled
 
 
 def test_compiled_catalogue_matches_the_po_file():
