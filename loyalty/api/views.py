@@ -3,7 +3,7 @@ service or selector, shape the answer."""
 
 from django.db import transaction
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
 from rest_framework.exceptions import NotFound
@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from loyalty import selectors
 from loyalty.errors import CouponNotFound
-from loyalty.models import Coupon, LedgerEntry
+from loyalty.models import Coupon, LedgerEntry, Reward
 from loyalty.models.rewards import normalise_coupon_code
 from loyalty.services.earning import LineInput, purchase_record, purchase_refund
 from loyalty.services.redemption import coupon_use, reward_redeem
@@ -110,12 +110,9 @@ class MemberDetailView(APIView):
         return Response(s.MemberOutputSerializer(member).data)
 
 
+@extend_schema_view(get=extend_schema(summary="A member's ledger, newest first"))
 class MemberLedgerView(generics.ListAPIView):
     serializer_class = s.LedgerEntrySerializer
-
-    @extend_schema(summary="A member's ledger, newest first")
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -124,16 +121,13 @@ class MemberLedgerView(generics.ListAPIView):
         return selectors.member_ledger(member=member)
 
 
+@extend_schema_view(get=extend_schema(summary="Rewards available now"))
 class RewardListView(generics.ListAPIView):
     serializer_class = s.RewardSerializer
 
-    @extend_schema(summary="Rewards available now")
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
-
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
-            return selectors.Reward.objects.none()
+            return Reward.objects.none()
         return selectors.rewards_available(brand=brand_for_request(self.request))
 
 

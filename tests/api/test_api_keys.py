@@ -14,22 +14,16 @@ from loyalty.services.earning import LineInput, purchase_record
 from loyalty.services.redemption import reward_redeem
 from members.models import ApiKey, Brand, StaffAssignment
 from tests import factories
+from tests.api.payloads import purchase_body as _purchase_body
 
 PURCHASES = "/api/v1/purchases/"
 REWARDS = "/api/v1/rewards/"
 REDEMPTIONS = "/api/v1/redemptions/"
 
 
+
 def purchase_body(member, order_id="POS-1", total="1000.00", **extra) -> dict:
-    body = {
-        "order_id": order_id,
-        "member": {"code": member.code},
-        "total": total,
-        "lines": [{"sku": "LATTE", "category": "coffee", "quantity": 1, "amount": total}],
-        "purchased_at": (timezone.now() - timedelta(hours=1)).isoformat(),
-    }
-    body.update(extra)
-    return body
+    return _purchase_body(member, order_id, total, **{"branch": None, **extra})
 
 
 def error_code(response) -> str:

@@ -23,6 +23,7 @@ from loyalty.models import (
 from loyalty.services.redemption import reward_redeem
 from members.models import Member
 from tests import factories
+from tests.api.payloads import purchase_body
 
 PURCHASES = "/api/v1/purchases/"
 REDEMPTIONS = "/api/v1/redemptions/"
@@ -65,17 +66,6 @@ def assert_error(response, status: int, code: str) -> dict:
     return error
 
 
-def purchase_body(member, order_id="POS-1", total="1000.00", **extra) -> dict:
-    body = {
-        "order_id": order_id,
-        "member": {"code": member.code},
-        "total": total,
-        "lines": [{"sku": "LATTE", "category": "coffee", "quantity": 1, "amount": total}],
-        "purchased_at": (timezone.now() - timedelta(hours=1)).isoformat(),
-        "branch": "MAIN",
-    }
-    body.update(extra)
-    return body
 
 
 def redemption_body(member, reward, request_id="R-1") -> dict:
