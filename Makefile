@@ -4,9 +4,11 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
+FAKE_LINE_PORT ?= 8099
+FAKE_LINE := http://127.0.0.1:$(FAKE_LINE_PORT)
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint migrations-check messages clean
+.PHONY: run simulate test install lint messages clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,11 +18,31 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Embedded defaults: SQLite under var/, Celery tasks eager. Prints the demo credentials.
+# Embedded defaults: SQLite under var/, Celery tasks eager, LINE = the project's fake LINE
+# server on $(FAKE_LINE_PORT). Prints the demo credentials.
+run: export TAEM_BASE_URL = http://127.0.0.1:$(PORT)
+run: export LINE_LOGIN_API_BASE = $(FAKE_LINE)
+run: export LINE_ACCESS_BASE = $(FAKE_LINE)
+run: export LINE_LOGIN_CHANNEL_ID = 1650000000
+run: export LINE_LOGIN_BRAND = demo
+simulate run: export DJANGO_DEBUG = 1
+simulate run: export SITE_URL = http://127.0.0.1:$(PORT)
+simulate run: export LINE_API_BASE = $(FAKE_LINE)
 run: install
-	DJANGO_DEBUG=1 $(PY) manage.py migrate --noinput
-	DJANGO_DEBUG=1 TAEM_BASE_URL=http://127.0.0.1:$(PORT) $(PY) manage.py seed_demo
-	DJANGO_DEBUG=1 $(PY) manage.py runserver 127.0.0.1:$(PORT)
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	@$(PY) -m messaging.fake_line --port $(FAKE_LINE_PORT) --accept-any-token > var/fake_line.log 2>&1 & \
+	  fake=$$!; trap 'kill $$fake 2>/dev/null' EXIT INT TERM; \
+	  for i in $$(seq 1 50); do $(PY) -c "import urllib.request as u; u.urlopen('$(FAKE_LINE)/__fake__/requests')" \
+	    >/dev/null 2>&1 && break; sleep 0.1; done; \
+	  echo "Fake LINE server on $(FAKE_LINE) (log: var/fake_line.log)"; \
+	  $(PY) manage.py sync_rich_menus --brand demo; \
+	  echo "In another terminal: make simulate ARGS=follow   |   make simulate ARGS='text แต้ม'"; \
+	  $(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+# Play a LINE user against the running `make run` site: make simulate ARGS='text แต้ม'
+simulate: install
+	$(PY) manage.py line_simulate $(ARGS)
 
 # The whole suite on PostgreSQL (started, and installed when root and missing).
 test: install

@@ -206,12 +206,26 @@ ACCOUNT_LOGIN_METHODS = {"username"}
 SOCIALACCOUNT_PROVIDERS = {
     "line": {
         "SCOPE": ["profile", "openid"],
+        "OAUTH_PKCE_ENABLED": True,
         "APP": {
             "client_id": os.environ.get("LINE_LOGIN_CHANNEL_ID", ""),
             "secret": os.environ.get("LINE_LOGIN_CHANNEL_SECRET", ""),
         },
     }
 }
+
+# LINE: every host is a setting. LINE_API_BASE unset = the SDK's own hosts (production);
+# `make run` and the tests point all three at the project's fake LINE server.
+LINE_API_BASE = os.environ.get("LINE_API_BASE") or None
+LINE_LOGIN_API_BASE = os.environ.get("LINE_LOGIN_API_BASE", "https://api.line.me")
+LINE_ACCESS_BASE = os.environ.get("LINE_ACCESS_BASE", "https://access.line.me")
+# The brand that members signing in with LINE Login on the web (django-allauth) belong to.
+LINE_LOGIN_BRAND = os.environ.get("LINE_LOGIN_BRAND", "")
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
+SOCIALACCOUNT_ADAPTER = "members.allauth_adapter.LineMemberAdapter"
+SOCIALACCOUNT_LOGIN_ON_GET = False
+SOCIALACCOUNT_STORE_TOKENS = False
+LOGIN_REDIRECT_URL = "/"
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 
@@ -220,5 +234,5 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {"django.db.backends": {"level": "INFO"}, "taem.security": {"level": "WARNING"}},
 }

@@ -1,11 +1,13 @@
 """Reads for the loyalty domain. Each selector takes the brand so scoping cannot be forgotten."""
 
-from django.db.models import Q, QuerySet
+from datetime import timedelta
+
+from django.db.models import Min, Q, QuerySet, Sum
 from django.utils import timezone
 
 from members.models import Brand, Member
 
-from .models import LedgerEntry, PointAccount, Purchase, Reward
+from .models import Coupon, LedgerEntry, PointAccount, PointLot, Purchase, Reward
 
 
 def member_balances(*, member: Member) -> list[PointAccount]:
@@ -38,3 +40,26 @@ def rewards_available(*, brand: Brand, at=None) -> QuerySet[Reward]:
 
 def purchase_get(*, brand: Brand, purchase_id: int) -> Purchase | None:
     return Purchase.objects.filter(brand=brand, pk=purchase_id).first()
+
+
+def member_points_expiring(*, member: Member, within_days: int = 30, at=None):
+    """``(points, earliest expiry)`` of the member's default-currency lots expiring soon, or None."""
+    at = at or timezone.now()
+    lots = PointLot.objects.filter(
+        account__member=member, account__currency__is_default=True, remaining__gt=0,
+        expires_at__gt=at, expires_at__lte=at + timedelta(days=within_days),
+    )
+    summary = lots.aggregate(points=Sum("remaining"), first=Min("expires_at"))
+    if not summary["points"]:
+        return None
+    return summary["points"], summary["first"]
+
+
+def member_coupons_active(*, member: Member, at=None) -> QuerySet[Coupon]:
+    at = at or timezone.now()
+    return (
+        Coupon.objects.filter(member=member, status=Coupon.Status.ISSUED)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=at))
+        .select_related("reward")
+        .order_by("expires_at", "pk")
+    )

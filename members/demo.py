@@ -28,7 +28,9 @@ from members.services import api_key_create, member_get_or_create_pending
 DEMO_SLUG = "demo"
 STAFF_USERNAME = "demo-staff"
 MANAGER_GROUP = "Brand managers"
-MANAGED_APPS = ("members", "loyalty")
+MANAGED_APPS = ("members", "loyalty", "messaging")
+DEMO_MESSAGING_CHANNEL_ID = "2000000000"
+DEMO_LOGIN_CHANNEL_ID = "1650000000"
 
 
 def derived_secret(purpose: str, length: int = 32) -> str:
@@ -56,9 +58,12 @@ DEMO_MEMBERS = [
 def demo_seed() -> dict:
     brand, _ = Brand.objects.get_or_create(slug=DEMO_SLUG, defaults={"name": "Taem Demo Café · แต้มคาเฟ่"})
     channel_secret = derived_secret("line-channel-secret")
-    if brand.line_channel_secret != channel_secret:
+    access_token = derived_secret("line-channel-access-token", 64)
+    if brand.line_channel_secret != channel_secret or brand.line_channel_access_token != access_token:
         brand.line_channel_secret = channel_secret
-        brand.line_channel_id = "2000000000"
+        brand.line_channel_access_token = access_token
+        brand.line_channel_id = DEMO_MESSAGING_CHANNEL_ID
+        brand.line_login_channel_id = DEMO_LOGIN_CHANNEL_ID
         brand.save()
     branches = [
         Branch.objects.get_or_create(brand=brand, code=code, defaults={"name": name})[0]
@@ -103,6 +108,7 @@ def demo_seed() -> dict:
         member, _ = Member.objects.get_or_create(brand=brand, line_user_id=line_user_id, defaults={
             "first_name": first, "last_name": last, "display_name": first, "phone": phone,
             "birth_date": f"{year}-06-15", "status": Member.Status.ACTIVE, "registered_at": timezone.now(),
+            "line_reachable": True, "line_followed_at": timezone.now(),
         })
         members.append(member)
     pending, _ = member_get_or_create_pending(brand=brand, phone="+66899990000")

@@ -41,6 +41,11 @@ class Brand(TimeStamped):
     line_channel_id = models.CharField(_("LINE channel ID"), max_length=64, blank=True)
     line_channel_secret = EncryptedTextField(_("LINE channel secret"), blank=True)
     line_channel_access_token = EncryptedTextField(_("LINE channel access token"), blank=True)
+    line_login_channel_id = models.CharField(
+        _("LINE Login channel ID"), max_length=64, blank=True,
+        help_text=_("The LINE Login channel that hosts the LIFF apps (same provider as the OA)."),
+    )
+    liff_id = models.CharField(_("LIFF ID"), max_length=64, blank=True)
 
     class Meta:
         verbose_name = _("brand")
@@ -118,6 +123,13 @@ class Member(TimeStamped):
     gender = models.CharField(_("gender"), max_length=16, choices=Gender.choices, blank=True)
     email = models.EmailField(_("e-mail"), blank=True)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, default="th")
+    line_reachable = models.BooleanField(
+        _("reachable on LINE"), default=False,
+        help_text=_("Follows the Official Account; cleared when they block it, set again when they follow."),
+    )
+    line_followed_at = models.DateTimeField(_("followed the OA at"), null=True, blank=True)
+    line_unfollowed_at = models.DateTimeField(_("blocked the OA at"), null=True, blank=True)
     registered_at = models.DateTimeField(_("registered at"), null=True, blank=True)
 
     class Meta:

@@ -16,10 +16,28 @@ def pytest_configure(config):
         )
 
 
+@pytest.fixture(scope="session")
+def fake_line():
+    """The project's fake LINE server, on loopback, for the whole session."""
+    from messaging.fake_line import FakeLineServer
+
+    server = FakeLineServer().start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(autouse=True)
-def _fast_settings(settings):
+def _fast_settings(settings, fake_line):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.LANGUAGE_CODE = "en"
+    # No test ever reaches LINE: every LINE host is the fake, reset for each test.
+    settings.LINE_API_BASE = fake_line.base_url
+    settings.LINE_LOGIN_API_BASE = fake_line.base_url
+    settings.LINE_ACCESS_BASE = fake_line.base_url
+    from messaging.allauth_hosts import point_allauth_at_configured_hosts
+
+    point_allauth_at_configured_hosts()
+    fake_line.reset()
 
 
 @pytest.fixture

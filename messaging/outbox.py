@@ -1,0 +1,180 @@
+"""Sending LINE messages: one service every app uses.
+
+``message_reply`` / ``message_push`` / ``message_multicast`` record what to send (an
+``OutboundMessage`` with its deliveries) in the caller's transaction and enqueue delivery
+after commit. ``outbound_deliver`` sends it, outside any transaction, with the row's
+``retry_key`` as ``X-Line-Retry-Key``: a retry after a timeout or 5xx that LINE had in
+fact accepted gets 409, which counts as sent, so nobody receives a push twice.
+
+Recipients who blocked the OA are skipped for every send; for marketing sends, members
+without marketing consent are skipped too (``marketing_allowed`` is the hook the consent
+app fills). Transactional messages (points earned, redemption done) still go.
+"""
+
+import logging
+from collections.abc import Iterable
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from members.models import Brand, Member
+
+from . import client
+from .models import MessageDelivery, OutboundMessage
+from .tasks import deliver_outbound
+
+logger = logging.getLogger(__name__)
+
+MULTICAST_BATCH = 500
+REPLY_TOKEN_MAX_AGE = timedelta(seconds=50)  # LINE's reply tokens die within about a minute
+MAX_ATTEMPTS = 6
+
+Kind = OutboundMessage.Kind
+Purpose = OutboundMessage.Purpose
+Status = OutboundMessage.Status
+Delivery = MessageDelivery.Status
+
+
+def marketing_allowed(members: Iterable[Member]) -> set[int]:
+    """Ids of the members who may receive marketing. Consent records will narrow this."""
+    return {member.pk for member in members}
+
+
+def _enqueue(message: OutboundMessage) -> None:
+    transaction.on_commit(lambda: deliver_outbound.delay(message.pk))
+
+
+def _sort_recipients(members: list[Member], purpose: str) -> tuple[list[Member], list[MessageDelivery]]:
+    """Members who can receive this send, and the skipped ones as deliveries saying why."""
+    allowed_marketing = marketing_allowed(members) if purpose == Purpose.MARKETING else None
+    deliverable, skipped = [], []
+    for member in members:
+        if not member.line_user_id or not member.line_reachable:
+            status = Delivery.SKIPPED_UNREACHABLE
+        elif allowed_marketing is not None and member.pk not in allowed_marketing:
+            status = Delivery.SKIPPED_NO_CONSENT
+        else:
+            deliverable.append(member)
+            continue
+        skipped.append(MessageDelivery(member=member, line_user_id=member.line_user_id or "", status=status))
+    return deliverable, skipped
+
+
+def _record(*, brand: Brand, kind: str, template: str, messages: list[dict], members: list[Member],
+            purpose: str, reply_token: str = "", dedupe_key: str | None = None,
+            skipped: list[MessageDelivery] | None = None) -> OutboundMessage | None:
+    """One OutboundMessage to ``members`` (already deliverable) plus the ``skipped`` records."""
+    recipients = [member.line_user_id for member in members]
+    deliveries = [MessageDelivery(member=member, line_user_id=member.line_user_id, status=Delivery.PENDING)
+                  for member in members] + (skipped or [])
+    try:
+        with transaction.atomic():
+            message = OutboundMessage.objects.create(
+                brand=brand, kind=kind, purpose=purpose, template=template, reply_token=reply_token,
+                recipients=recipients, messages=messages, dedupe_key=dedupe_key,
+                status=Status.PENDING if recipients else Status.SKIPPED,
+            )
+    except IntegrityError:
+        if dedupe_key is None:
+            raise
+        return OutboundMessage.objects.filter(brand=brand, dedupe_key=dedupe_key).first()
+    for delivery in deliveries:
+        delivery.message = message
+    MessageDelivery.objects.bulk_create(deliveries)
+    if recipients:
+        _enqueue(message)
+    return message
+
+
+def message_reply(*, member: Member, reply_token: str, template: str, messages: list[dict],
+                  event_time=None, dedupe_key: str | None = None) -> OutboundMessage | None:
+    """Answer an event: a reply while the token is fresh, else (or if it fails) a push."""
+    fresh = event_time is None or timezone.now() - event_time < REPLY_TOKEN_MAX_AGE
+    kind = Kind.REPLY if reply_token and fresh else Kind.PUSH
+    deliverable, skipped = _sort_recipients([member], Purpose.TRANSACTIONAL)
+    return _record(brand=member.brand, kind=kind, template=template, messages=messages, members=deliverable,
+                   purpose=Purpose.TRANSACTIONAL, reply_token=reply_token if kind == Kind.REPLY else "",
+                   dedupe_key=dedupe_key, skipped=skipped)
+
+
+def message_push(*, member: Member, template: str, messages: list[dict], purpose: str = Purpose.TRANSACTIONAL,
+                 dedupe_key: str | None = None) -> OutboundMessage | None:
+    deliverable, skipped = _sort_recipients([member], purpose)
+    return _record(brand=member.brand, kind=Kind.PUSH, template=template, messages=messages, members=deliverable,
+                   purpose=purpose, dedupe_key=dedupe_key, skipped=skipped)
+
+
+def message_multicast(*, brand: Brand, members: Iterable[Member], template: str, messages: list[dict],
+                      purpose: str = Purpose.MARKETING, dedupe_key: str | None = None) -> list[OutboundMessage]:
+    """The same messages to many members, in batches of at most 500 deliverable recipients each.
+
+    Members who cannot receive it are recorded as skipped on the first batch.
+    """
+    deliverable, skipped = _sort_recipients(list(members), purpose)
+    sent = []
+    for index in range(0, max(len(deliverable), 1), MULTICAST_BATCH):
+        key = f"{dedupe_key}:{index // MULTICAST_BATCH}" if dedupe_key else None
+        message = _record(brand=brand, kind=Kind.MULTICAST, template=template, messages=messages,
+                          members=deliverable[index:index + MULTICAST_BATCH], purpose=purpose, dedupe_key=key,
+                          skipped=skipped if index == 0 else None)
+        if message is not None:
+            sent.append(message)
+    return sent
+
+
+def _finish(message: OutboundMessage, *, status: str, delivery_status: str, request_id: str = "",
+            error: str = "") -> None:
+    with transaction.atomic():
+        OutboundMessage.objects.filter(pk=message.pk).update(
+            status=status, line_request_id=request_id[:64], last_error=error[:2000],
+            sent_at=timezone.now() if status == Status.SENT else None, kind=message.kind,
+        )
+        message.deliveries.filter(status=Delivery.PENDING).update(status=delivery_status, error=error[:2000])
+    message.status = status
+
+
+def outbound_deliver(*, message_id: int) -> OutboundMessage:
+    """Send one recorded message. Idempotent: a sent or failed message is not sent again.
+
+    Raises ``client.LineError`` with ``transient=True`` for 429/5xx/network errors (the
+    caller retries with backoff under the same retry key); permanent errors are recorded
+    on the message and its deliveries.
+    """
+    message = OutboundMessage.objects.select_related("brand").get(pk=message_id)
+    if message.status != Status.PENDING:
+        return message
+    brand = message.brand
+    if not brand.line_channel_access_token:
+        _finish(message, status=Status.SKIPPED, delivery_status=Delivery.FAILED,
+                error="The brand has no LINE channel access token")
+        return message
+    OutboundMessage.objects.filter(pk=message.pk).update(attempts=message.attempts + 1)
+    retry_key = str(message.retry_key)
+    try:
+        if message.kind == Kind.REPLY:
+            try:
+                result = client.send_reply(brand, reply_token=message.reply_token, messages=message.messages)
+            except client.LineError as error:
+                if error.transient or error.status != 400:
+                    raise
+                # The reply token expired or was used: fall back to a push with a retry key.
+                message.kind = Kind.PUSH
+                OutboundMessage.objects.filter(pk=message.pk).update(kind=Kind.PUSH)
+                result = client.send_push(brand, to=message.recipients[0], messages=message.messages,
+                                          retry_key=retry_key)
+        elif message.kind == Kind.PUSH:
+            result = client.send_push(brand, to=message.recipients[0], messages=message.messages,
+                                      retry_key=retry_key)
+        else:
+            result = client.send_multicast(brand, to=message.recipients, messages=message.messages,
+                                           retry_key=retry_key)
+    except client.LineError as error:
+        if error.transient and message.attempts + 1 < MAX_ATTEMPTS:
+            OutboundMessage.objects.filter(pk=message.pk).update(last_error=str(error)[:2000])
+            raise
+        logger.warning("LINE send %s failed: %s %s", message.pk, error, error.body[:200])
+        _finish(message, status=Status.FAILED, delivery_status=Delivery.FAILED, error=f"{error} {error.body}")
+        return message
+    _finish(message, status=Status.SENT, delivery_status=Delivery.SENT, request_id=result.request_id)
+    return message

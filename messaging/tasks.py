@@ -1,0 +1,50 @@
+"""Celery tasks: thin, idempotent, retried with backoff on transient LINE errors only.
+
+The services import these tasks to enqueue them, so the tasks import the services
+inside their bodies.
+"""
+
+import time
+
+from celery import shared_task
+
+from . import client
+
+EAGER_BACKOFF_SECONDS = (0.2, 0.5, 1.0, 2.0, 2.0)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=8)
+def deliver_outbound(self, message_id: int) -> None:
+    from .outbox import outbound_deliver
+
+    if self.request.is_eager:
+        # No broker to schedule a later attempt: retry in-process with a short backoff,
+        # under the same retry key (outbound_deliver marks the message failed after its last attempt).
+        for pause in (*EAGER_BACKOFF_SECONDS, None):
+            try:
+                outbound_deliver(message_id=message_id)
+                return
+            except client.LineError as error:
+                if not error.transient or pause is None:
+                    raise
+                time.sleep(pause)
+    try:
+        outbound_deliver(message_id=message_id)
+    except client.LineError as error:
+        if not error.transient:
+            raise
+        raise self.retry(exc=error, countdown=min(2 ** self.request.retries, 60)) from error
+
+
+@shared_task(acks_late=True)
+def process_line_event(event_id: int) -> None:
+    from .events import line_event_process
+
+    line_event_process(event_id=event_id)
+
+
+@shared_task(acks_late=True)
+def link_rich_menu(member_id: int) -> None:
+    from .rich_menus import rich_menu_link_member
+
+    rich_menu_link_member(member_id=member_id)
