@@ -29,15 +29,15 @@ simulate run: export DJANGO_DEBUG = 1
 simulate run: export SITE_URL = http://127.0.0.1:$(PORT)
 simulate run: export LINE_API_BASE = $(FAKE_LINE)
 run: install
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo
-	@$(PY) -m messaging.fake_line --port $(FAKE_LINE_PORT) --accept-any-token > var/fake_line.log 2>&1 & \
+	@mkdir -p var; $(PY) -m messaging.fake_line --port $(FAKE_LINE_PORT) --accept-any-token > var/fake_line.log 2>&1 & \
 	  fake=$$!; trap 'kill $$fake 2>/dev/null' EXIT INT TERM; \
 	  for i in $$(seq 1 50); do $(PY) -c "import urllib.request as u; u.urlopen('$(FAKE_LINE)/__fake__/requests')" \
 	    >/dev/null 2>&1 && break; sleep 0.1; done; \
 	  echo "Fake LINE server on $(FAKE_LINE) (log: var/fake_line.log)"; \
-	  $(PY) manage.py sync_rich_menus --brand demo; \
-	  echo "In another terminal: make simulate ARGS=follow   |   make simulate ARGS='text แต้ม'"; \
+	  $(PY) manage.py migrate --noinput && \
+	  $(PY) manage.py seed_demo && \
+	  $(PY) manage.py sync_rich_menus --brand demo && \
+	  echo "In another terminal: make simulate ARGS=follow   |   make simulate ARGS='text แต้ม'" && \
 	  $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 # Play a LINE user against the running `make run` site: make simulate ARGS='text แต้ม'
