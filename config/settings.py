@@ -10,6 +10,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -34,10 +35,17 @@ def _secret_key() -> str:
     from_env = os.environ.get("DJANGO_SECRET_KEY")
     if from_env:
         return from_env
+    if env_bool("TAEM_PRODUCTION"):
+        # Secrets in the database are encrypted with a key derived from it: it must be stable.
+        raise ImproperlyConfigured("Set DJANGO_SECRET_KEY (and keep it) in production.")
     key_file = VAR_DIR / "secret_key"
-    if not key_file.exists():
-        key_file.write_text(secrets.token_urlsafe(50))
-        key_file.chmod(0o600)
+    try:
+        descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass  # another process created it first: use theirs
+    else:
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_urlsafe(50))
     return key_file.read_text().strip()
 
 
@@ -226,6 +234,9 @@ SOCIALACCOUNT_ADAPTER = "members.allauth_adapter.LineMemberAdapter"
 SOCIALACCOUNT_LOGIN_ON_GET = False
 SOCIALACCOUNT_STORE_TOKENS = False
 LOGIN_REDIRECT_URL = "/"
+
+# Messages (e.g. a new API key shown once) live in the session, not in a readable cookie.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 

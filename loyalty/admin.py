@@ -25,6 +25,7 @@ from .models import (
     Reward,
 )
 from .services.ledger import points_adjust
+from .services.redemption import reward_restock
 
 
 @admin.register(PointCurrency)
@@ -33,15 +34,30 @@ class PointCurrencyAdmin(BrandScopedAdmin):
     list_filter = ["brand"]
 
 
+class EarnRuleForm(forms.ModelForm):
+    class Meta:
+        model = EarnRule
+        fields = ["brand", "currency", "name", "spend_amount", "points", "rounding", "minimum_spend", "is_active"]
+
+    def clean(self):
+        cleaned = super().clean()
+        brand, currency = cleaned.get("brand"), cleaned.get("currency")
+        if brand and currency and currency.brand_id != brand.pk:
+            self.add_error("currency", _("The currency must belong to the rule's brand."))
+        return cleaned
+
+
 @admin.register(EarnRule)
 class EarnRuleAdmin(BrandScopedAdmin):
+    form = EarnRuleForm
     list_display = ["__str__", "brand", "rounding", "minimum_spend", "is_active"]
     list_filter = ["brand", "is_active"]
 
 
 class AdjustmentForm(forms.Form):
     amount = forms.IntegerField(
-        label=_("Points (+ to add, − to remove)"), help_text=_("For example 100 or -50.")
+        label=_("Points (+ to add, − to remove)"), help_text=_("For example 100 or -50."),
+        min_value=-100_000_000, max_value=100_000_000,
     )
     reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 3}), max_length=1000)
     request_key = forms.CharField(widget=forms.HiddenInput)
@@ -63,6 +79,9 @@ class PointAccountAdmin(BrandScopedAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def has_change_permission(self, request, obj=None):
+        return False  # balances move only through the ledger: use "Adjust points"
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -148,11 +167,53 @@ class PurchaseRefundAdmin(ReadOnlyAdmin):
     list_filter = ["purchase__brand"]
 
 
+class RewardForm(forms.ModelForm):
+    add_stock = forms.IntegerField(
+        label=_("Add to stock"), required=False, min_value=-1_000_000, max_value=1_000_000,
+        help_text=_("Added to (or, negative, taken from) the stock as it is when you save; redemptions in "
+                    "the meantime are kept."),
+    )
+
+    class Meta:
+        model = Reward
+        fields = ["brand", "currency", "name", "name_en", "description", "points_cost", "value_thb", "stock",
+                  "is_active", "starts_at", "ends_at", "coupon_valid_days"]
+
+    def clean(self):
+        cleaned = super().clean()
+        brand, currency = cleaned.get("brand"), cleaned.get("currency")
+        if brand and currency and currency.brand_id != brand.pk:
+            self.add_error("currency", _("The currency must belong to the reward's brand."))
+        return cleaned
+
+
 @admin.register(Reward)
 class RewardAdmin(BrandScopedAdmin):
+    form = RewardForm
     list_display = ["name", "brand", "points_cost", "stock", "is_active", "starts_at", "ends_at"]
     list_filter = ["brand", "is_active"]
     search_fields = ["name", "name_en"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Stock changes by redemption under a conditional UPDATE; the form must not write back
+        # the number it showed. Staff add or remove stock with "Add to stock".
+        return ["stock", "brand"] if obj else []
+
+    def get_fields(self, request, obj=None):
+        fields = [name for name in super().get_fields(request, obj) if name != "add_stock"]
+        return [*fields, "add_stock"] if obj else fields
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        model_fields = {field.name for field in Reward._meta.concrete_fields} - {"stock", "brand"}
+        obj.save(update_fields=[name for name in form.changed_data if name in model_fields] + ["updated_at"])
+        if form.cleaned_data.get("add_stock"):
+            try:
+                reward_restock(reward=obj, quantity=form.cleaned_data["add_stock"])
+            except DomainError as error:
+                messages.error(request, error.message)
 
 
 @admin.register(Redemption)

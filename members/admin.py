@@ -9,13 +9,58 @@ from .models import ApiKey, Branch, Brand, Member, StaffAssignment
 from .selectors import brand_ids_for_user
 from .services import api_key_create, phone_normalise
 
+SECRET_FIELDS = ("line_channel_secret", "line_channel_access_token")
+
+
+class BrandForm(forms.ModelForm):
+    """LINE secrets are write-only here: never rendered back, kept when left blank."""
+
+    class Meta:
+        model = Brand
+        fields = ["name", "slug", "is_active", "line_channel_id", "line_login_channel_id", "liff_id", *SECRET_FIELDS]
+        widgets = {name: forms.PasswordInput(render_value=False) for name in SECRET_FIELDS}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in SECRET_FIELDS:
+            self.fields[name].required = False
+            if self.instance.pk and getattr(self.instance, name):
+                self.fields[name].help_text = _("Set. Leave blank to keep it; type a new value to replace it.")
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in SECRET_FIELDS:
+            if not cleaned.get(name) and self.instance.pk:
+                cleaned[name] = getattr(Brand.objects.get(pk=self.instance.pk), name)
+        return cleaned
+
+
+class MemberForm(forms.ModelForm):
+    class Meta:
+        model = Member
+        fields = ["brand", "first_name", "last_name", "display_name", "phone", "email", "birth_date", "gender",
+                  "language", "status", "line_user_id", "line_reachable"]
+
+    def clean_phone(self):
+        phone = self.cleaned_data.get("phone")
+        if not phone:
+            return None
+        try:
+            return phone_normalise(phone)
+        except InvalidPhone as error:
+            raise forms.ValidationError(error.message) from error
+
+    def clean_line_user_id(self):
+        return self.cleaned_data.get("line_user_id") or None
+
 
 @admin.register(Brand)
 class BrandAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "is_active", "created_at"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
-    fields = ["name", "slug", "is_active", "line_channel_id", "line_channel_secret", "line_channel_access_token"]
+    fields = ["name", "slug", "is_active", "line_channel_id", "line_channel_secret", "line_channel_access_token",
+              "line_login_channel_id", "liff_id"]
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
@@ -29,11 +74,7 @@ class BrandAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    def get_form(self, request, obj=None, **kwargs):
-        form = super().get_form(request, obj, **kwargs)
-        for name in ("line_channel_secret", "line_channel_access_token"):
-            form.base_fields[name].widget = forms.PasswordInput(render_value=True)
-        return form
+    form = BrandForm
 
 
 @admin.register(Branch)
@@ -58,11 +99,17 @@ class StaffAssignmentAdmin(BrandScopedAdmin):
 
 @admin.register(Member)
 class MemberAdmin(BrandScopedAdmin):
+    form = MemberForm
     list_display = ["code", "__str__", "phone", "status", "brand", "created_at"]
     list_filter = ["brand", "status", "gender"]
     search_fields = ["code", "first_name", "last_name", "display_name", "phone", "line_user_id", "email"]
-    readonly_fields = ["code", "user", "registered_at", "created_at", "updated_at"]
+    readonly_fields = ["code", "user", "registered_at", "created_at", "updated_at", "line_followed_at",
+                       "line_unfollowed_at"]
     list_select_related = ["brand"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A member's points live in their brand's accounts: the brand never changes.
+        return [*self.readonly_fields, "brand"] if obj else self.readonly_fields
 
     def has_delete_permission(self, request, obj=None):
         return False  # members are never deleted here: their points and consents must stay explained
@@ -82,13 +129,14 @@ class ApiKeyAdmin(BrandScopedAdmin):
     list_display = ["name", "key_prefix", "brand", "branch", "last_used_at", "revoked_at"]
     list_filter = ["brand"]
     readonly_fields = ["key_prefix", "last_used_at", "created_by", "created_at"]
-    fields = ["brand", "branch", "name", "revoked_at", "key_prefix", "last_used_at", "created_by", "created_at"]
+    fields = ["brand", "branch", "name", "channel", "revoked_at", "key_prefix", "last_used_at", "created_by",
+              "created_at"]
     actions = ["revoke"]
 
     def save_model(self, request, obj, form, change):
         if not change:
             created, raw_key = api_key_create(
-                brand=obj.brand, branch=obj.branch, name=obj.name, created_by=request.user
+                brand=obj.brand, branch=obj.branch, name=obj.name, channel=obj.channel, created_by=request.user
             )
             obj.pk, obj.key_prefix, obj.key_digest = created.pk, created.key_prefix, created.key_digest
             obj._state.adding = False

@@ -25,7 +25,7 @@ class BrandScopedAdmin(admin.ModelAdmin):
         """Filters on a brand, branch or member list only what the user may see."""
         scoped = []
         for entry in super().get_list_filter(request):
-            if isinstance(entry, str) and self._related_model(entry) in BRAND_SCOPED_FOREIGN_KEYS:
+            if isinstance(entry, str) and self._is_brand_owned(self._related_model(entry)):
                 entry = (entry, admin.RelatedOnlyFieldListFilter)
             scoped.append(entry)
         return scoped
@@ -38,6 +38,12 @@ class BrandScopedAdmin(admin.ModelAdmin):
                 return None
             model = field.related_model
         return model
+
+    @staticmethod
+    def _is_brand_owned(model) -> bool:
+        return model is not None and (
+            model in BRAND_SCOPED_FOREIGN_KEYS or any(field.name == "brand" for field in model._meta.fields)
+        )
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         related = db_field.related_model

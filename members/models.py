@@ -172,6 +172,11 @@ class ApiKey(TimeStamped):
         help_text=_("When set, the key can only record purchases for this branch."),
     )
     name = models.CharField(_("name"), max_length=100)
+    channel = models.CharField(
+        _("channel"), max_length=16, default="pos",
+        choices=[("pos", _("POS")), ("ecommerce", _("E-commerce")), ("marketplace", _("Marketplace"))],
+        help_text=_("The earn channel of every purchase this key records (order IDs are unique per channel)."),
+    )
     key_prefix = models.CharField(_("key prefix"), max_length=16, editable=False)
     key_digest = models.CharField(max_length=64, unique=True, editable=False)
     created_by = models.ForeignKey(

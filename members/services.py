@@ -39,12 +39,13 @@ def member_get_or_create_pending(*, brand: Brand, phone: str) -> tuple[Member, b
         return Member.objects.get(brand=brand, phone=e164), False
 
 
-def api_key_create(*, brand: Brand, name: str, branch=None, created_by=None, raw_key: str | None = None):
+def api_key_create(*, brand: Brand, name: str, branch=None, channel: str = "pos", created_by=None,
+                   raw_key: str | None = None):
     """Create an API key; returns ``(key, raw_key)``. Only the digest is stored: show ``raw_key`` once."""
     if branch is not None and branch.brand_id != brand.pk:
         raise ValidationFailed(fields={"branch": [str(_("The branch must belong to the key's brand."))]})
     raw_key = raw_key or ApiKey.new_raw_key()
-    key = ApiKey(brand=brand, branch=branch, name=name, created_by=created_by)
+    key = ApiKey(brand=brand, branch=branch, name=name, channel=channel, created_by=created_by)
     key.set_key(raw_key)
     key.save()
     return key, raw_key

@@ -285,4 +285,13 @@ TH = {
     'synced at': 'ซิงก์เมื่อ',
     'rich menu': 'ริชเมนู',
     'rich menus': 'ริชเมนู',
+    "The currency must belong to the rule's brand.": 'สกุลแต้มต้องเป็นของแบรนด์เดียวกับกติกา',
+    'Add to stock': 'เพิ่มจำนวนคงเหลือ',
+    'Added to (or, negative, taken from) the stock as it is when you save; redemptions in the meantime are kept.': 'บวกเพิ่ม (หรือติดลบเพื่อหักออก) จากจำนวนคงเหลือ ณ ตอนที่บันทึก การแลกที่เกิดขึ้นระหว่างนั้นจะไม่สูญหาย',
+    "The currency must belong to the reward's brand.": 'สกุลแต้มต้องเป็นของแบรนด์เดียวกับของรางวัล',
+    'Required for a partial refund.': 'ต้องระบุเมื่อคืนเงินบางส่วน',
+    'This API key records %(channel)s purchases.': 'API key นี้บันทึกการซื้อช่องทาง %(channel)s',
+    'Set. Leave blank to keep it; type a new value to replace it.': 'ตั้งค่าไว้แล้ว เว้นว่างเพื่อใช้ค่าเดิม หรือพิมพ์ค่าใหม่เพื่อแทนที่',
+    "Only the brand's managers can do this with a staff login.": 'เฉพาะผู้จัดการของแบรนด์เท่านั้นที่ทำรายการนี้ด้วยบัญชีพนักงานได้',
+    'The earn channel of every purchase this key records (order IDs are unique per channel).': 'ช่องทางสะสมแต้มของทุกการซื้อที่คีย์นี้บันทึก (เลขที่คำสั่งซื้อไม่ซ้ำกันในแต่ละช่องทาง)',
 }

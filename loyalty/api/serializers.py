@@ -38,7 +38,8 @@ class PurchaseInputSerializer(serializers.Serializer):
     lines = PurchaseLineSerializer(many=True, required=False, default=list)
     purchased_at = serializers.DateTimeField(required=False)
     branch = serializers.CharField(required=False, max_length=32)
-    channel = serializers.ChoiceField(choices=EARN_CHANNELS, default=LedgerEntry.Channel.POS)
+    channel = serializers.ChoiceField(choices=EARN_CHANNELS, required=False,
+                                      help_text="Optional; must match the API key's channel (default pos).")
 
     def validate_order_id(self, value):
         value = value.strip()
@@ -76,6 +77,12 @@ class PurchaseOutputSerializer(serializers.Serializer):
 class RefundInputSerializer(serializers.Serializer):
     amount = serializers.DecimalField(required=False, min_value=Decimal("0.01"), **MONEY)
     refund_id = serializers.CharField(required=False, max_length=100)
+
+    def validate(self, attrs):
+        # A retried partial refund must be recognisable, or it would refund twice.
+        if attrs.get("amount") is not None and not attrs.get("refund_id"):
+            raise serializers.ValidationError({"refund_id": [_("Required for a partial refund.")]})
+        return attrs
 
 
 class RefundOutputSerializer(serializers.Serializer):

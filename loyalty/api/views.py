@@ -3,6 +3,7 @@ service or selector, shape the answer."""
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
@@ -10,6 +11,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.domain import ValidationFailed
 from loyalty import selectors
 from loyalty.errors import CouponNotFound
 from loyalty.models import Coupon, LedgerEntry, Reward
@@ -59,6 +61,16 @@ def no_route(request, *args, **kwargs):
     raise NotFound()
 
 
+def resolve_channel(request, requested: str | None) -> str:
+    """The API key fixes the channel (order IDs are unique per channel); staff sessions record POS."""
+    key = request.auth if isinstance(request.auth, ApiKey) else None
+    channel = key.channel if key is not None else (requested or LedgerEntry.Channel.POS)
+    if requested and requested != channel:
+        raise ValidationFailed(fields={"channel": [_("This API key records %(channel)s purchases.")
+                                                   % {"channel": channel}]})
+    return channel
+
+
 class PurchaseCreateView(APIView):
     @extend_schema(request=s.PurchaseInputSerializer,
                    responses={201: s.PurchaseOutputSerializer, 200: s.PurchaseOutputSerializer, 400: ERROR,
@@ -70,12 +82,13 @@ class PurchaseCreateView(APIView):
         data.is_valid(raise_exception=True)
         values = data.validated_data
         branch = resolve_branch(request, brand, values.get("branch"))
+        channel = resolve_channel(request, values.get("channel"))
         with transaction.atomic():  # a pending member created here goes if the purchase is refused
             member = resolve_member(brand, values["member"], create_pending=True)
             result = purchase_record(
                 brand=brand,
                 member=member,
-                channel=values["channel"],
+                channel=channel,
                 order_id=values["order_id"],
                 total=values["total"],
                 lines=[LineInput(**line) for line in values["lines"]],
@@ -95,8 +108,10 @@ class PurchaseRefundView(APIView):
         brand = brand_for_request(request)
         data = s.RefundInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        key = request.auth if isinstance(request.auth, ApiKey) else None
         result = purchase_refund(brand=brand, purchase_id=purchase_id, amount=data.validated_data.get("amount"),
-                                 refund_id=data.validated_data.get("refund_id"))
+                                 refund_id=data.validated_data.get("refund_id"),
+                                 branch=key.branch if key is not None and key.branch_id else None)
         refund = result.refund
         return Response(s.RefundOutputSerializer(refund).data,
                         status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)

@@ -91,6 +91,13 @@ class PointAccount(models.Model):
     def __str__(self) -> str:
         return f"{self.member} · {self.currency.code}: {self.balance}"
 
+    def save(self, *args, **kwargs):
+        # The cached balance moves only through the ledger service's F() update under a row
+        # lock; saving a whole (possibly stale) row would overwrite it.
+        if not self._state.adding:
+            raise AppendOnlyError("PointAccount rows change only through loyalty.services.ledger")
+        super().save(*args, **kwargs)
+
 
 class LedgerEntry(AppendOnlyModel):
     class Kind(models.TextChoices):

@@ -11,15 +11,25 @@ from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 
 from django.db import IntegrityError, transaction
+from django.db.models import Sum
 
 from config.domain import ValidationFailed
 from loyalty import events
 from loyalty.errors import IdempotencyConflict, PurchaseAlreadyRefunded, PurchaseNotFound, RefundExceedsTotal
-from loyalty.models import EarnRule, LedgerEntry, PointAccount, Purchase, PurchaseLine, PurchaseRefund
+from loyalty.models import EarnRule, LedgerEntry, Purchase, PurchaseLine, PurchaseRefund
 from members.errors import MemberInactive
 from members.models import Branch, Brand, Member
 
-from .ledger import Channel, Kind, Source, account_get_or_create, lot_expiry, lots_expire_due, points_post
+from .ledger import (
+    Channel,
+    Kind,
+    Source,
+    account_get_or_create,
+    accounts_lock,
+    lot_expiry,
+    lots_expire_due,
+    points_post,
+)
 
 CENT = Decimal("0.01")
 
@@ -112,9 +122,11 @@ def purchase_record(
                              quantity=line.quantity, amount=Decimal(line.amount).quantize(CENT))
                 for line in lines
             )
+            accounts = {rule.pk: account_get_or_create(member=member, currency=rule.currency) for rule in rules}
+            locked = accounts_lock(account.pk for account in accounts.values())
             earned = []
             for rule, points in points_by_rule:
-                account = account_get_or_create(member=member, currency=rule.currency)
+                account = locked[accounts[rule.pk].pk]
                 if points <= 0:
                     if rule.currency.is_default:
                         purchase.balance_after = account.balance
@@ -163,19 +175,25 @@ class RefundResult:
 
 
 def purchase_refund(
-    *, brand: Brand, purchase_id: int, amount: Decimal | None = None, refund_id: str | None = None
+    *, brand: Brand, purchase_id: int, amount: Decimal | None = None, refund_id: str | None = None,
+    branch: Branch | None = None,
 ) -> RefundResult:
     """Refund ``amount`` THB of a purchase (all that is left when omitted).
 
     Locks the purchase, then each account. Points are reversed pro rata to the refunded
     share of the total (cumulative, rounded down, exact at a full refund), taken first
-    from the purchase's own lot; what the member already spent is recorded as
-    ``points_shortfall``, never taken below zero. A repeated ``refund_id`` returns the
-    first refund. Raises ``PurchaseNotFound``, ``PurchaseAlreadyRefunded``,
+    from the purchase's own lot. Points of that lot that already expired are gone and are
+    not taken again from other lots (recorded as ``expired``); what the member already
+    spent is recorded as ``points_shortfall``, never taken below zero. A repeated
+    ``refund_id`` returns the first refund. With ``branch``, only that branch's purchases
+    are found. Raises ``PurchaseNotFound``, ``PurchaseAlreadyRefunded``,
     ``RefundExceedsTotal``.
     """
     with transaction.atomic():
-        purchase = Purchase.objects.select_for_update().filter(brand=brand, pk=purchase_id).first()
+        purchases = Purchase.objects.select_for_update().filter(brand=brand, pk=purchase_id)
+        if branch is not None:
+            purchases = purchases.filter(branch=branch)
+        purchase = purchases.first()
         if purchase is None:
             raise PurchaseNotFound()
         if refund_id:
@@ -196,15 +214,22 @@ def purchase_refund(
         refunded_after = purchase.refunded_total + amount
 
         details, reversed_default, shortfall_default = {}, 0, 0
-        earn_entries = purchase.ledger_entries.filter(kind=Kind.EARN).select_related("account__currency", "lot")
+        earn_entries = list(purchase.ledger_entries.filter(kind=Kind.EARN).select_related("account__currency", "lot")
+                            .order_by("account_id"))
+        locked = accounts_lock(earn.account_id for earn in earn_entries)
+        previous = list(purchase.refunds.all())
         for earn in earn_entries:
             code = earn.account.currency.code
-            already = sum(r.details.get(code, {}).get("target", 0) for r in purchase.refunds.all())
+            account = locked[earn.account_id]
+            lots_expire_due(account)
+            already = sum(r.details.get(code, {}).get("target", 0) for r in previous)
             cumulative = int((Decimal(earn.amount) * refunded_after / purchase.total).to_integral_value(ROUND_FLOOR))
             target = cumulative - already
-            account = PointAccount.objects.select_for_update().get(pk=earn.account_id)
-            lots_expire_due(account)  # points past expiry are gone: they cannot be reversed
-            reversed_points = min(target, account.balance)
+            # Points of this purchase that expired are gone already: never take them again from other lots.
+            expired_own = earn.lot.allocations.filter(entry__kind=Kind.EXPIRE).aggregate(total=Sum("amount"))["total"]
+            expired_counted = sum(r.details.get(code, {}).get("expired", 0) for r in previous)
+            expired = min(target, (expired_own or 0) - expired_counted)
+            reversed_points = min(target - expired, account.balance)
             if reversed_points > 0:
                 points_post(
                     account=account,
@@ -215,10 +240,11 @@ def purchase_refund(
                                   reference=f"{purchase.order_id} / {refund_id}"),
                     prefer_lot=earn.lot,
                 )
-            details[code] = {"target": target, "reversed": reversed_points, "shortfall": target - reversed_points}
+            shortfall = target - expired - reversed_points
+            details[code] = {"target": target, "expired": expired, "reversed": reversed_points, "shortfall": shortfall}
             if earn.account.currency.is_default:
                 reversed_default += reversed_points
-                shortfall_default += target - reversed_points
+                shortfall_default += shortfall
 
         purchase.refunded_total = refunded_after
         purchase.status = (

@@ -59,14 +59,27 @@ def lot_expiry(*, currency: PointCurrency, earned_at: datetime) -> datetime | No
 
 
 def account_get_or_create(*, member, currency: PointCurrency) -> PointAccount:
+    if currency.brand_id != member.brand_id:
+        raise ValueError(f"currency {currency.pk} belongs to another brand than member {member.pk}")
     account, _created = PointAccount.objects.get_or_create(
         member=member, currency=currency, defaults={"brand_id": member.brand_id}
     )
     return account
 
 
-def _existing_entry(brand_id: int, idempotency_key: str) -> LedgerEntry | None:
-    return LedgerEntry.objects.filter(brand_id=brand_id, idempotency_key=idempotency_key).first()
+def accounts_lock(account_ids) -> dict[int, PointAccount]:
+    """Lock several accounts in primary-key order (the one order every path uses: no deadlock)."""
+    locked = PointAccount.objects.select_for_update().filter(pk__in=set(account_ids)).order_by("pk")
+    return {account.pk: account for account in locked}
+
+
+def _existing_entry(brand_id: int, idempotency_key: str, *, account: PointAccount | None = None,
+                    amount: int | None = None) -> LedgerEntry | None:
+    """The entry already written under this key; a key reused for another account or amount is a conflict."""
+    entry = LedgerEntry.objects.filter(brand_id=brand_id, idempotency_key=idempotency_key).first()
+    if entry is not None and account is not None and (entry.account_id, entry.amount) != (account.pk, amount):
+        raise IdempotencyConflict(fields={"idempotency_key": [f"{idempotency_key} was used for another entry."]})
+    return entry
 
 
 def points_post(
@@ -87,13 +100,13 @@ def points_post(
     """
     if not isinstance(amount, int) or isinstance(amount, bool) or amount == 0:
         raise ValueError("amount must be a non-zero integer")
-    existing = _existing_entry(account.brand_id, idempotency_key)
+    existing = _existing_entry(account.brand_id, idempotency_key, account=account, amount=amount)
     if existing is not None:
         return existing
     try:
         with transaction.atomic():
             locked = PointAccount.objects.select_for_update().get(pk=account.pk)
-            existing = _existing_entry(account.brand_id, idempotency_key)
+            existing = _existing_entry(account.brand_id, idempotency_key, account=account, amount=amount)
             if existing is not None:
                 return existing
             if amount < 0:
@@ -103,7 +116,7 @@ def points_post(
             entry = _write(locked, amount=amount, kind=kind, idempotency_key=idempotency_key,
                            source=source, expires_at=expires_at, prefer_lot=prefer_lot)
     except IntegrityError:
-        existing = _existing_entry(account.brand_id, idempotency_key)
+        existing = _existing_entry(account.brand_id, idempotency_key, account=account, amount=amount)
         if existing is None:
             raise
         return existing
@@ -128,7 +141,7 @@ def _write(locked: PointAccount, *, amount: int, kind: str, idempotency_key: str
         staff_user=source.staff_user,
         reverses=source.reverses,
         reason=source.reason,
-        reference=source.reference,
+        reference=source.reference[:200],
         details=source.details,
         expires_at=expires_at if amount > 0 else None,
     )
@@ -200,19 +213,25 @@ def points_expire_account(*, account: PointAccount, now: datetime | None = None)
     return before - locked.balance
 
 
+FORM_REUSED = _("This form was already submitted with other values; reload it to adjust again.")
+
+
 def points_adjust(*, account: PointAccount, amount: int, staff_user, reason: str, request_key: str) -> LedgerEntry:
     """A staff correction: positive or negative, with a required reason, audited with the user."""
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed(fields={"reason": [str(_("A reason is required."))]})
-    entry = points_post(
-        account=account,
-        amount=amount,
-        kind=Kind.ADJUST,
-        idempotency_key=f"adjust:{account.pk}:{request_key}",
-        source=Source(channel=Channel.STAFF, staff_user=staff_user, reason=reason),
-        expires_at=lot_expiry(currency=account.currency, earned_at=timezone.now()) if amount > 0 else None,
-    )
-    if (entry.amount, entry.reason, entry.staff_user_id) != (amount, reason, getattr(staff_user, "pk", None)):
-        raise IdempotencyConflict(_("This form was already submitted with other values; reload it to adjust again."))
+    try:
+        entry = points_post(
+            account=account,
+            amount=amount,
+            kind=Kind.ADJUST,
+            idempotency_key=f"adjust:{account.pk}:{request_key}",
+            source=Source(channel=Channel.STAFF, staff_user=staff_user, reason=reason),
+            expires_at=lot_expiry(currency=account.currency, earned_at=timezone.now()) if amount > 0 else None,
+        )
+    except IdempotencyConflict as error:
+        raise IdempotencyConflict(FORM_REUSED) from error
+    if (entry.reason, entry.staff_user_id) != (reason, getattr(staff_user, "pk", None)):
+        raise IdempotencyConflict(FORM_REUSED)
     return entry

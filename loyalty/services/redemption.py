@@ -101,6 +101,21 @@ def reward_redeem(
     return RedeemResult(redemption, created=True)
 
 
+def reward_restock(*, reward: Reward, quantity: int) -> Reward:
+    """Add ``quantity`` (negative: remove) to a limited reward's stock, by a conditional UPDATE.
+
+    Concurrent redemptions are kept; removing more than is left raises ``RewardOutOfStock``.
+    """
+    if reward.stock is None or quantity == 0:
+        return reward
+    updated = Reward.objects.filter(pk=reward.pk, stock__gte=max(0, -quantity)).update(
+        stock=F("stock") + quantity, updated_at=timezone.now())
+    if updated != 1:
+        raise RewardOutOfStock()
+    reward.refresh_from_db(fields=["stock"])
+    return reward
+
+
 def coupon_use(*, brand: Brand, code: str, branch: Branch | None = None, reference: str = "") -> Coupon:
     """Mark a coupon used, at most once, by a conditional UPDATE.
 

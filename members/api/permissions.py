@@ -9,8 +9,8 @@ query parameter (optional when they have exactly one brand). Either way the view
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, permissions
 
-from members.models import ApiKey, Brand
-from members.selectors import brands_for_user
+from members.models import ApiKey, Brand, StaffAssignment
+from members.selectors import brands_for_user, staff_role
 
 
 class IsBrandClient(permissions.BasePermission):
@@ -23,6 +23,14 @@ class IsBrandClient(permissions.BasePermission):
         return bool(user is not None and user.is_authenticated and user.is_staff)
 
 
+def staff_may_write(request, brand: Brand) -> None:
+    """Staff sessions write through the API only as managers of the brand (cashiers use their page)."""
+    if isinstance(request.auth, ApiKey) or request.method in permissions.SAFE_METHODS:
+        return
+    if staff_role(user=request.user, brand=brand) != StaffAssignment.Role.MANAGER:
+        raise exceptions.PermissionDenied(_("Only the brand's managers can do this with a staff login."))
+
+
 def brand_for_request(request) -> Brand:
     if isinstance(request.auth, ApiKey):
         return request.auth.brand
@@ -32,8 +40,10 @@ def brand_for_request(request) -> Brand:
         brand = brands.filter(slug=slug).first()
         if brand is None:
             raise exceptions.PermissionDenied(_("You have no access to this brand."))
-        return brand
-    only = list(brands[:2])
-    if len(only) != 1:
-        raise exceptions.ValidationError({"brand": [_("Name the brand with the X-Brand header.")]})
-    return only[0]
+    else:
+        only = list(brands[:2])
+        if len(only) != 1:
+            raise exceptions.ValidationError({"brand": [_("Name the brand with the X-Brand header.")]})
+        brand = only[0]
+    staff_may_write(request, brand)
+    return brand

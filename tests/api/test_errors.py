@@ -250,6 +250,22 @@ def test_unknown_channel_is_a_validation_error_naming_channel(pos_client, member
     assert list(error["fields"]) == ["channel"]
 
 
+def test_partial_refund_without_refund_id_is_a_validation_error_naming_refund_id(pos_client, member):
+    purchase = recorded_purchase(pos_client, member)
+    with writes_nothing():
+        response = pos_client.post(refund_url(purchase["purchase_id"]), {"amount": "100.00"}, format="json")
+    error = assert_error(response, 400, "validation_error")
+    assert list(error["fields"]) == ["refund_id"]
+
+
+def test_channel_other_than_the_keys_is_a_validation_error_naming_channel(pos_client, member):
+    pos_client.post(PURCHASES, purchase_body(member), format="json")
+    with writes_nothing():
+        response = pos_client.post(PURCHASES, purchase_body(member, channel="ecommerce"), format="json")
+    error = assert_error(response, 400, "validation_error")
+    assert list(error["fields"]) == ["channel"]
+
+
 def test_malformed_json_is_a_400_parse_error(pos_client, member):
     with writes_nothing():
         response = pos_client.post(PURCHASES, data='{"order_id": "POS-1",', content_type="application/json")
@@ -559,7 +575,8 @@ def test_refund_of_a_fully_refunded_purchase_is_purchase_already_refunded(pos_cl
     purchase = recorded_purchase(pos_client, member)
     assert pos_client.post(refund_url(purchase["purchase_id"]), {}, format="json").status_code == 201
     with writes_nothing():
-        response = pos_client.post(refund_url(purchase["purchase_id"]), {"amount": "1.00"}, format="json")
+        response = pos_client.post(refund_url(purchase["purchase_id"]), {"amount": "1.00", "refund_id": "R-9"},
+                                   format="json")
     assert_error(response, 409, "purchase_already_refunded")
 
 
@@ -568,9 +585,9 @@ def test_refund_larger_than_what_is_left_is_refund_exceeds_total(pos_client, mem
     purchase = recorded_purchase(pos_client, member, total="1000.00")
     url = refund_url(purchase["purchase_id"])
     if earlier:
-        assert pos_client.post(url, {"amount": earlier}, format="json").status_code == 201
+        assert pos_client.post(url, {"amount": earlier, "refund_id": "R-1"}, format="json").status_code == 201
     with writes_nothing():
-        response = pos_client.post(url, {"amount": amount}, format="json")
+        response = pos_client.post(url, {"amount": amount, "refund_id": "R-2"}, format="json")
     error = assert_error(response, 400, "refund_exceeds_total")
     assert list(error["fields"]) == ["amount"]
 
@@ -579,7 +596,8 @@ def test_refund_larger_than_what_is_left_is_refund_exceeds_total(pos_client, mem
 def test_refund_amount_not_positive_or_malformed_is_a_validation_error(pos_client, member, amount):
     purchase = recorded_purchase(pos_client, member)
     with writes_nothing():
-        response = pos_client.post(refund_url(purchase["purchase_id"]), {"amount": amount}, format="json")
+        response = pos_client.post(refund_url(purchase["purchase_id"]), {"amount": amount, "refund_id": "R-1"},
+                                   format="json")
     error = assert_error(response, 400, "validation_error")
     assert list(error["fields"]) == ["amount"]
 

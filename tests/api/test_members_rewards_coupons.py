@@ -1,6 +1,7 @@
 """The v1 read and redeem paths: member balances and ledger, the rewards list, redemptions,
 coupons, and refunds that reverse points pro rata."""
 
+import itertools
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 
@@ -53,7 +54,12 @@ def redeem(member, points_cost: int, request_id: str) -> Redemption:
     return reward_redeem(brand=member.brand, member=member, reward_id=reward.pk, request_id=request_id).redemption
 
 
+REFUND_IDS = itertools.count(1)
+
+
 def refund(pos_client, purchase_id: int, **body):
+    if "amount" in body and "refund_id" not in body:  # partial refunds carry their id
+        body["refund_id"] = f"R-test-{next(REFUND_IDS)}"
     return pos_client.post(f"{PURCHASES}{purchase_id}/refund/", body, format="json")
 
 
@@ -370,7 +376,7 @@ def test_full_refund_reverses_all_the_points_of_the_purchase(pos_client, member)
         "status": "refunded",
         "points_reversed": 40,
         "points_shortfall": 0,
-        "details": {"points": {"target": 40, "reversed": 40, "shortfall": 0}},
+        "details": {"points": {"target": 40, "expired": 0, "reversed": 40, "shortfall": 0}},
     }
     assert balance(member) == 15
     reversal = LedgerEntry.objects.get(kind=LedgerEntry.Kind.REVERSE)
@@ -391,8 +397,8 @@ def test_partial_refunds_reverse_points_pro_rata_until_all_are_reversed(pos_clie
         10, "partially_refunded", "250.00")
     assert balance(member) == 30
 
-    second = refund(pos_client, purchase_id, amount="250.00")
-    assert (second.json()["refund_id"], second.json()["points_reversed"]) == ("auto-2", 10)
+    second = refund(pos_client, purchase_id, amount="250.00", refund_id="second")
+    assert (second.json()["refund_id"], second.json()["points_reversed"]) == ("second", 10)
     assert balance(member) == 20
 
     rest = refund(pos_client, purchase_id)
@@ -417,8 +423,8 @@ def test_refund_reverses_every_currency_the_purchase_earned(pos_client, member, 
     assert response.status_code == 201, response.content
     body = response.json()
     assert body["points_reversed"] == 10  # the default currency
-    assert body["details"] == {"points": {"target": 10, "reversed": 10, "shortfall": 0},
-                               "stars": {"target": 2, "reversed": 2, "shortfall": 0}}
+    assert body["details"] == {"points": {"target": 10, "expired": 0, "reversed": 10, "shortfall": 0},
+                               "stars": {"target": 2, "expired": 0, "reversed": 2, "shortfall": 0}}
     assert (balance(member), balance(member, "stars")) == (30, 8)
     assert ledger_mismatches() == []
 
@@ -431,7 +437,7 @@ def test_refund_after_the_points_were_spent_records_the_shortfall_and_never_goes
     assert response.status_code == 201, response.content
     body = response.json()
     assert (body["points_reversed"], body["points_shortfall"]) == (10, 30)
-    assert body["details"]["points"] == {"target": 40, "reversed": 10, "shortfall": 30}
+    assert body["details"]["points"] == {"target": 40, "expired": 0, "reversed": 10, "shortfall": 30}
     assert balance(member) == 0
     refund_row = PurchaseRefund.objects.get()
     assert (refund_row.points_reversed, refund_row.points_shortfall) == (10, 30)

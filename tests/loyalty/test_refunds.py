@@ -46,7 +46,7 @@ def test_refund_after_points_were_spent_records_the_shortfall_and_keeps_the_bala
     spend(PointAccount.objects.get(member=member), 30, "spent")
     refund = purchase_refund(brand=member.brand, purchase_id=purchase.pk).refund
     assert (refund.points_reversed, refund.points_shortfall) == (10, 30)
-    assert refund.details == {"points": {"target": 40, "reversed": 10, "shortfall": 30}}
+    assert refund.details == {"points": {"target": 40, "expired": 0, "reversed": 10, "shortfall": 30}}
     assert balance(member) == 0
     assert ledger_mismatches() == []
 

@@ -426,7 +426,7 @@ def database_text_containing(needle: str) -> list[str]:
 
 def test_new_api_key_is_shown_once_stored_as_digest_and_authenticates(client_a, staff_a, data_a, data_b):
     response = client_a.post(reverse("admin:members_apikey_add"), {
-        "brand": data_a.brand.pk, "branch": "", "name": "Till 7", "revoked_at_0": "", "revoked_at_1": "",
+        "brand": data_a.brand.pk, "branch": "", "name": "Till 7", "channel": "pos", "revoked_at_0": "", "revoked_at_1": "",
     }, follow=True)
     assert response.status_code == 200
     shown = [m for m in messages_of(response) if "shown once" in m]
@@ -475,7 +475,7 @@ def test_revoked_api_key_no_longer_authenticates(client_a, data_a):
 def test_api_key_branch_must_belong_to_the_key_brand(brand, other_brand, data_a, data_b):
     staff = factories.staff_user(brands=[brand, other_brand], username="two-brands")
     response = logged_in(staff).post(reverse("admin:members_apikey_add"), {
-        "brand": brand.pk, "branch": data_b.branch.pk, "name": "Cross", "revoked_at_0": "", "revoked_at_1": "",
+        "brand": brand.pk, "branch": data_b.branch.pk, "name": "Cross", "channel": "pos", "revoked_at_0": "", "revoked_at_1": "",
     })
     assert not ApiKey.objects.filter(name="Cross").exists()
     assert response.status_code == 200
