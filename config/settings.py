@@ -10,6 +10,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -195,6 +196,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULE = {
+    # 10:00 Bangkok: remind members whose points expire within a week (one reminder per expiry day).
+    "notify-expiring-points": {"task": "messaging.tasks.notify_expiring_points", "schedule": crontab(hour=10, minute=0)},
+}
 
 # Sessions and cookies
 SESSION_COOKIE_HTTPONLY = True

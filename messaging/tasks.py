@@ -44,6 +44,13 @@ def process_line_event(event_id: int) -> None:
 
 
 @shared_task(acks_late=True)
+def notify_expiring_points(within_days: int = 7) -> int:
+    from .subscribers import notify_points_expiring
+
+    return notify_points_expiring(within_days=within_days)
+
+
+@shared_task(acks_late=True)
 def link_rich_menu(member_id: int) -> None:
     from .rich_menus import rich_menu_link_member
 

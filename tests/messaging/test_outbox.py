@@ -132,3 +132,19 @@ def test_notifications_are_rendered_in_the_member_language(line_member, language
     line_member.language = language
     _template, (message,) = flex.points_earned(line_member, points=5, balance_after=15)
     assert ("แต้ม" in message["altText"]) == (language == "th")
+
+
+def test_expiring_points_are_reminded_once_per_expiry_day(line_member, fake_line, django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from messaging.subscribers import notify_points_expiring
+
+    soon = timezone.now() + timedelta(days=3)
+    factories.give_points(line_member, 70, key="soon", expires_at=soon)
+    factories.give_points(line_member, 30, key="later", expires_at=timezone.now() + timedelta(days=200))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert notify_points_expiring(within_days=7) == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        notify_points_expiring(within_days=7)  # the job ran twice today
+    (reminder,) = fake_line.inbox(line_member.line_user_id)
+    assert reminder["altText"].startswith("70 of your points expire on")
