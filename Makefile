@@ -44,10 +44,12 @@ run: install
 simulate: install
 	$(PY) manage.py line_simulate $(ARGS)
 
-# The whole suite on PostgreSQL (started, and installed when root and missing).
+# The whole suite on PostgreSQL, with Redis for the real-worker Celery test (each started, and
+# installed when root and missing).
 test: install
 	@./scripts/ensure_chromium.sh
 	@DATABASE_URL="$$(./scripts/ensure_postgres.sh)" && export DATABASE_URL && \
+	  TAEM_TEST_REDIS_URL="$$(./scripts/ensure_redis.sh)" && export TAEM_TEST_REDIS_URL && \
 	  $(PY) -m ruff check . && \
 	  $(PY) manage.py makemigrations --check --dry-run && \
 	  $(PY) -m pytest $(PYTEST_ARGS)

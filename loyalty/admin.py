@@ -60,7 +60,7 @@ class AdjustmentForm(forms.Form):
         min_value=-100_000_000, max_value=100_000_000,
     )
     reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 3}), max_length=1000)
-    request_key = forms.CharField(widget=forms.HiddenInput)
+    request_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
 
     def clean_amount(self):
         amount = self.cleaned_data["amount"]
@@ -181,7 +181,9 @@ class RewardForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        brand, currency = cleaned.get("brand"), cleaned.get("currency")
+        # On the change form the brand is read-only, so it is not in cleaned_data.
+        brand = cleaned.get("brand") or (self.instance.brand if self.instance.pk else None)
+        currency = cleaned.get("currency")
         if brand and currency and currency.brand_id != brand.pk:
             self.add_error("currency", _("The currency must belong to the reward's brand."))
         return cleaned
@@ -209,7 +211,9 @@ class RewardAdmin(BrandScopedAdmin):
             return
         model_fields = {field.name for field in Reward._meta.concrete_fields} - {"stock", "brand"}
         obj.save(update_fields=[name for name in form.changed_data if name in model_fields] + ["updated_at"])
-        if form.cleaned_data.get("add_stock"):
+        if form.cleaned_data.get("add_stock") and obj.stock is None:
+            messages.warning(request, _("This reward has unlimited stock: nothing was added."))
+        elif form.cleaned_data.get("add_stock"):
             try:
                 reward_restock(reward=obj, quantity=form.cleaned_data["add_stock"])
             except DomainError as error:

@@ -53,6 +53,17 @@ class MemberForm(forms.ModelForm):
     def clean_line_user_id(self):
         return self.cleaned_data.get("line_user_id") or None
 
+    def clean(self):
+        cleaned = super().clean()
+        # The brand is read-only on change, so Django skips the (brand, …) unique checks: do them here.
+        brand = cleaned.get("brand") or (self.instance.brand if self.instance.pk else None)
+        for name in ("phone", "line_user_id"):
+            value = cleaned.get(name)
+            if brand and value and Member.objects.filter(brand=brand, **{name: value}).exclude(
+                    pk=self.instance.pk).exists():
+                self.add_error(name, _("Another member of this brand already has this value."))
+        return cleaned
+
 
 @admin.register(Brand)
 class BrandAdmin(admin.ModelAdmin):

@@ -294,4 +294,6 @@ TH = {
     'Set. Leave blank to keep it; type a new value to replace it.': 'ตั้งค่าไว้แล้ว เว้นว่างเพื่อใช้ค่าเดิม หรือพิมพ์ค่าใหม่เพื่อแทนที่',
     "Only the brand's managers can do this with a staff login.": 'เฉพาะผู้จัดการของแบรนด์เท่านั้นที่ทำรายการนี้ด้วยบัญชีพนักงานได้',
     'The earn channel of every purchase this key records (order IDs are unique per channel).': 'ช่องทางสะสมแต้มของทุกการซื้อที่คีย์นี้บันทึก (เลขที่คำสั่งซื้อไม่ซ้ำกันในแต่ละช่องทาง)',
+    'This reward has unlimited stock: nothing was added.': 'ของรางวัลนี้ไม่จำกัดจำนวน จึงไม่ได้เพิ่มจำนวนใด ๆ',
+    'Another member of this brand already has this value.': 'มีสมาชิกคนอื่นในแบรนด์นี้ใช้ค่านี้อยู่แล้ว',
 }
