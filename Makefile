@@ -8,7 +8,7 @@ FAKE_LINE_PORT ?= 8099
 FAKE_LINE := http://127.0.0.1:$(FAKE_LINE_PORT)
 STAMP := $(VENV)/.installed
 
-.PHONY: run simulate test install lint messages clean
+.PHONY: run simulate test bench-webhook install lint messages clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,12 @@ test: install
 	  $(PY) -m ruff check . && \
 	  $(PY) manage.py makemigrations --check --dry-run && \
 	  $(PY) -m pytest $(PYTEST_ARGS)
+
+# The webhook acknowledgement benchmark (figures in BENCHMARKS.md): make bench-webhook ARGS='--clients 2'
+bench-webhook: install
+	@./scripts/ensure_redis.sh >/dev/null
+	@url="$$(./scripts/ensure_postgres.sh)" && DATABASE_URL="$${url%/*}/taem_bench" && export DATABASE_URL && \
+	  $(PY) -m bench.webhook_ack $(ARGS)
 
 lint: install
 	$(PY) -m ruff check .

@@ -30,7 +30,7 @@ from members.services import member_line_follow, member_line_unfollow
 from . import flex
 from .models import LineWebhookEvent
 from .outbox import message_reply
-from .tasks import link_rich_menu, process_line_event
+from .tasks import link_rich_menu, process_line_events
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +73,8 @@ def line_events_store(*, brand: Brand, raw_events: list[dict]) -> list[int]:
     pending = list(LineWebhookEvent.objects.filter(
         webhook_event_id__in=[row.webhook_event_id for row in rows], status=LineWebhookEvent.Status.RECEIVED,
     ).values_list("pk", flat=True))
-    transaction.on_commit(lambda: [process_line_event.delay(pk) for pk in pending])
+    if pending:  # one task per webhook request (not per event): one broker round trip on the hot path
+        transaction.on_commit(lambda: process_line_events.delay(pending))
     return pending
 
 

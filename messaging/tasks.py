@@ -37,10 +37,12 @@ def deliver_outbound(self, message_id: int) -> None:
 
 
 @shared_task(acks_late=True)
-def process_line_event(event_id: int) -> None:
+def process_line_events(event_ids: list[int]) -> None:
+    """Process the events of one webhook request, in order; each at most once (row status)."""
     from .events import line_event_process
 
-    line_event_process(event_id=event_id)
+    for event_id in event_ids:
+        line_event_process(event_id=event_id)
 
 
 @shared_task(acks_late=True)

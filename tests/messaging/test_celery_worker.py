@@ -216,7 +216,7 @@ def test_webhook_answers_first_and_a_real_worker_replies_once(webhook, line_memb
         _wait_for(lambda: _queued_messages() == 0, what="an empty queue", timeout=PROCESSING_TIMEOUT,
                   worker=worker)
 
-        assert worker.tasks_received("messaging.tasks.process_line_event") == 2  # the event, the later one
+        assert worker.tasks_received("messaging.tasks.process_line_events") == 2  # the event, the later one
         assert worker.tasks_received("messaging.tasks.deliver_outbound") == 1
 
     assert len(fake_line.inbox(user_id)) == 1
