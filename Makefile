@@ -8,7 +8,7 @@ FAKE_LINE_PORT ?= 8099
 FAKE_LINE := http://127.0.0.1:$(FAKE_LINE_PORT)
 STAMP := $(VENV)/.installed
 
-.PHONY: run simulate test bench-webhook install lint messages clean
+.PHONY: run simulate test bench-webhook install assets lint messages clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,23 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# --- LIFF front-end bundles (liff_frontend/static_src → liff_frontend/static/liff_frontend/dist/)
+STATIC_SRC := liff_frontend/static_src
+ASSETS_DIST := liff_frontend/static/liff_frontend/dist
+NODE_STAMP := $(STATIC_SRC)/node_modules/.taem-installed
+ASSETS_STAMP := $(ASSETS_DIST)/.built
+
+$(NODE_STAMP): $(STATIC_SRC)/package.json $(STATIC_SRC)/package-lock.json $(STATIC_SRC)/.npmrc
+	@command -v npm >/dev/null || { echo "assets: Node.js 20+ and npm are required" >&2; exit 1; }
+	cd $(STATIC_SRC) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(ASSETS_STAMP): $(NODE_STAMP) $(STATIC_SRC)/portal $(wildcard $(STATIC_SRC)/*.mjs $(STATIC_SRC)/*.js $(STATIC_SRC)/portal/*.js)
+	cd $(STATIC_SRC) && npm run build --silent
+	@touch $@
+
+assets: $(ASSETS_STAMP)
+
 # Embedded defaults: SQLite under var/, Celery tasks eager, LINE = the project's fake LINE
 # server on $(FAKE_LINE_PORT). Prints the demo credentials.
 run: export TAEM_BASE_URL = http://127.0.0.1:$(PORT)
@@ -25,10 +42,11 @@ run: export LINE_LOGIN_API_BASE = $(FAKE_LINE)
 run: export LINE_ACCESS_BASE = $(FAKE_LINE)
 run: export LINE_LOGIN_CHANNEL_ID = 1650000000
 run: export LINE_LOGIN_BRAND = demo
+run: export LIFF_MOCK = 1
 simulate run: export DJANGO_DEBUG = 1
 simulate run: export SITE_URL = http://127.0.0.1:$(PORT)
 simulate run: export LINE_API_BASE = $(FAKE_LINE)
-run: install
+run: install assets
 	@mkdir -p var; $(PY) -m messaging.fake_line --port $(FAKE_LINE_PORT) --accept-any-token > var/fake_line.log 2>&1 & \
 	  fake=$$!; trap 'kill $$fake 2>/dev/null' EXIT INT TERM; \
 	  for i in $$(seq 1 50); do $(PY) -c "import urllib.request as u; u.urlopen('$(FAKE_LINE)/__fake__/requests')" \
@@ -46,7 +64,7 @@ simulate: install
 
 # The whole suite on PostgreSQL, with Redis for the real-worker Celery test (each started, and
 # installed when root and missing).
-test: install
+test: install assets
 	@./scripts/ensure_chromium.sh
 	@DATABASE_URL="$$(./scripts/ensure_postgres.sh)" && export DATABASE_URL && \
 	  TAEM_TEST_REDIS_URL="$$(./scripts/ensure_redis.sh)" && export TAEM_TEST_REDIS_URL && \
@@ -70,4 +88,4 @@ messages: install
 	$(PY) manage.py compilemessages -l th --ignore '.venv/*'
 
 clean:
-	rm -rf $(VENV) var/staticfiles .pytest_cache
+	rm -rf $(VENV) var/staticfiles .pytest_cache $(ASSETS_DIST) $(STATIC_SRC)/node_modules

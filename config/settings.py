@@ -237,10 +237,15 @@ LINE_ACCESS_BASE = os.environ.get("LINE_ACCESS_BASE", "https://access.line.me")
 # The brand that members signing in with LINE Login on the web (django-allauth) belong to.
 LINE_LOGIN_BRAND = os.environ.get("LINE_LOGIN_BRAND", "")
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
+# Development/tests only: LIFF pages use @line/liff-mock (no LINE app needed). Refused without DEBUG
+# unless LINE_API_BASE points at a fake (see messaging.checks).
+LIFF_MOCK = env_bool("LIFF_MOCK", False)
 SOCIALACCOUNT_ADAPTER = "members.allauth_adapter.LineMemberAdapter"
 SOCIALACCOUNT_LOGIN_ON_GET = False
 SOCIALACCOUNT_STORE_TOKENS = False
 LOGIN_REDIRECT_URL = "/"
+
+SMS_BACKEND = os.environ.get("SMS_BACKEND", "members.sms.ConsoleBackend")
 
 # Messages (e.g. a new API key shown once) live in the session, not in a readable cookie.
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"

@@ -1,11 +1,12 @@
 from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from .admin_base import BrandScopedAdmin
 from .errors import InvalidPhone
-from .models import ApiKey, Branch, Brand, Member, StaffAssignment
+from .models import ApiKey, Branch, Brand, Member, MemberChange, ProfileField, StaffAssignment
 from .selectors import brand_ids_for_user
 from .services import api_key_create, phone_normalise
 
@@ -17,7 +18,8 @@ class BrandForm(forms.ModelForm):
 
     class Meta:
         model = Brand
-        fields = ["name", "slug", "is_active", "line_channel_id", "line_login_channel_id", "liff_id", *SECRET_FIELDS]
+        fields = ["name", "slug", "is_active", "line_channel_id", "line_login_channel_id", "liff_id", "embed_origins",
+                  *SECRET_FIELDS]
         widgets = {name: forms.PasswordInput(render_value=False) for name in SECRET_FIELDS}
 
     def __init__(self, *args, **kwargs):
@@ -71,7 +73,7 @@ class BrandAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     fields = ["name", "slug", "is_active", "line_channel_id", "line_channel_secret", "line_channel_access_token",
-              "line_login_channel_id", "liff_id"]
+              "line_login_channel_id", "liff_id", "embed_origins"]
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
@@ -108,6 +110,13 @@ class StaffAssignmentAdmin(BrandScopedAdmin):
         return request.user.is_superuser
 
 
+@admin.register(ProfileField)
+class ProfileFieldAdmin(BrandScopedAdmin):
+    list_display = ["label_th", "key", "kind", "required", "order", "is_active", "brand"]
+    list_filter = ["brand", "kind", "is_active"]
+    list_editable = ["order", "is_active"]
+
+
 @admin.register(Member)
 class MemberAdmin(BrandScopedAdmin):
     form = MemberForm
@@ -115,7 +124,7 @@ class MemberAdmin(BrandScopedAdmin):
     list_filter = ["brand", "status", "gender"]
     search_fields = ["code", "first_name", "last_name", "display_name", "phone", "line_user_id", "email"]
     readonly_fields = ["code", "user", "registered_at", "created_at", "updated_at", "line_followed_at",
-                       "line_unfollowed_at"]
+                       "line_unfollowed_at", "merged_into", "change_history"]
     list_select_related = ["brand"]
 
     def get_readonly_fields(self, request, obj=None):
@@ -124,6 +133,16 @@ class MemberAdmin(BrandScopedAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # members are never deleted here: their points and consents must stay explained
+
+    @admin.display(description=_("Profile changes"))
+    def change_history(self, obj):
+        changes = MemberChange.objects.filter(member=obj).select_related("changed_by")[:50]
+        if not changes:
+            return "—"
+        rows = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", (
+            (timezone.localtime(c.created_at).strftime("%Y-%m-%d %H:%M"), c.field, c.old_value, c.new_value,
+             c.channel, c.changed_by or "") for c in changes))
+        return format_html("<table>{}</table>", rows)
 
     def get_search_results(self, request, queryset, search_term):
         """Also find a member by a phone typed the Thai way (081-234-5678 → +66812345678)."""

@@ -28,7 +28,7 @@ from members.services import api_key_create, member_get_or_create_pending
 DEMO_SLUG = "demo"
 STAFF_USERNAME = "demo-staff"
 MANAGER_GROUP = "Brand managers"
-MANAGED_APPS = ("members", "loyalty", "messaging")
+MANAGED_APPS = ("members", "loyalty", "messaging", "consent")
 DEMO_MESSAGING_CHANNEL_ID = "2000000000"
 DEMO_LOGIN_CHANNEL_ID = "1650000000"
 

@@ -46,6 +46,10 @@ class Brand(TimeStamped):
         help_text=_("The LINE Login channel that hosts the LIFF apps (same provider as the OA)."),
     )
     liff_id = models.CharField(_("LIFF ID"), max_length=64, blank=True)
+    embed_origins = models.TextField(
+        _("embed origins"), blank=True,
+        help_text=_("Websites allowed to embed the member card, one origin per line (https://shop.example.com)."),
+    )
 
     class Meta:
         verbose_name = _("brand")
@@ -102,6 +106,7 @@ class Member(TimeStamped):
         PENDING = "pending", _("Pending (not registered)")
         ACTIVE = "active", _("Active")
         SUSPENDED = "suspended", _("Suspended")
+        MERGED = "merged", _("Merged into another member")
 
     class Gender(models.TextChoices):
         UNSPECIFIED = "", _("Not specified")
@@ -131,6 +136,11 @@ class Member(TimeStamped):
     line_followed_at = models.DateTimeField(_("followed the OA at"), null=True, blank=True)
     line_unfollowed_at = models.DateTimeField(_("blocked the OA at"), null=True, blank=True)
     registered_at = models.DateTimeField(_("registered at"), null=True, blank=True)
+    custom_fields = models.JSONField(_("custom fields"), default=dict, blank=True)
+    merged_into = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="merged_members",
+        verbose_name=_("merged into"),
+    )
 
     class Meta:
         verbose_name = _("member")
@@ -212,3 +222,74 @@ class ApiKey(TimeStamped):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None or self.revoked_at > timezone.now()
+
+
+class ProfileField(TimeStamped):
+    """A staff-defined registration/profile field (e.g. interests, preferred channel)."""
+
+    class Kind(models.TextChoices):
+        TEXT = "text", _("Text")
+        NUMBER = "number", _("Number")
+        DATE = "date", _("Date")
+        CHOICE = "choice", _("Single choice")
+        MULTI_CHOICE = "multi_choice", _("Multiple choice")
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="profile_fields")
+    key = models.SlugField(_("key"), max_length=50)
+    label_th = models.CharField(_("label (Thai)"), max_length=200)
+    label_en = models.CharField(_("label (English)"), max_length=200, blank=True)
+    kind = models.CharField(_("type"), max_length=16, choices=Kind.choices, default=Kind.TEXT)
+    choices = models.JSONField(
+        _("choices"), default=list, blank=True,
+        help_text=_('For choice types: [{"value": "coffee", "th": "กาแฟ", "en": "Coffee"}, …]'),
+    )
+    required = models.BooleanField(_("required"), default=False)
+    order = models.PositiveIntegerField(_("order"), default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("profile field")
+        verbose_name_plural = _("profile fields")
+        ordering = ["brand", "order", "pk"]
+        constraints = [models.UniqueConstraint(fields=["brand", "key"], name="profile_field_key_unique_per_brand")]
+
+    def __str__(self) -> str:
+        return f"{self.label_th} ({self.key})"
+
+    def label(self, language: str) -> str:
+        return self.label_en if language == "en" and self.label_en else self.label_th
+
+    def choice_label(self, value: str, language: str) -> str:
+        for choice in self.choices:
+            if choice.get("value") == value:
+                return choice.get("en") if language == "en" and choice.get("en") else choice.get("th", value)
+        return value
+
+
+class MemberChange(models.Model):
+    """Audit of profile changes (append-only): who changed what, from what, to what, where."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="changes")
+    field = models.CharField(_("field"), max_length=100)
+    old_value = models.TextField(_("old value"), blank=True)
+    new_value = models.TextField(_("new value"), blank=True)
+    channel = models.CharField(_("channel"), max_length=16, default="liff")
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+    created_at = models.DateTimeField(_("changed at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("member change")
+        verbose_name_plural = _("member changes")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.field}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValueError("MemberChange rows are append-only")
+        super().save(*args, **kwargs)
+
+
+from .otp import PhoneVerification  # noqa: E402, F401 - registers the model in this app

@@ -18,6 +18,7 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from consent.selectors import marketing_consented_member_ids
 from members.models import Brand, Member
 
 from . import client
@@ -36,18 +37,18 @@ Status = OutboundMessage.Status
 Delivery = MessageDelivery.Status
 
 
-def marketing_allowed(members: Iterable[Member]) -> set[int]:
-    """Ids of the members who may receive marketing. Consent records will narrow this."""
-    return {member.pk for member in members}
+def marketing_allowed(brand: Brand, members: Iterable[Member]) -> set[int]:
+    """Ids of the members whose current marketing consent is granted (read at send-recording time)."""
+    return marketing_consented_member_ids(brand=brand, member_ids=[member.pk for member in members])
 
 
 def _enqueue(message: OutboundMessage) -> None:
     transaction.on_commit(lambda: deliver_outbound.delay(message.pk))
 
 
-def _sort_recipients(members: list[Member], purpose: str) -> tuple[list[Member], list[MessageDelivery]]:
+def _sort_recipients(brand: Brand, members: list[Member], purpose: str) -> tuple[list[Member], list[MessageDelivery]]:
     """Members who can receive this send, and the skipped ones as deliveries saying why."""
-    allowed_marketing = marketing_allowed(members) if purpose == Purpose.MARKETING else None
+    allowed_marketing = marketing_allowed(brand, members) if purpose == Purpose.MARKETING else None
     deliverable, skipped = [], []
     for member in members:
         if not member.line_user_id or not member.line_reachable:
@@ -92,7 +93,7 @@ def message_reply(*, member: Member, reply_token: str, template: str, messages: 
     """Answer an event: a reply while the token is fresh, else (or if it fails) a push."""
     fresh = event_time is None or timezone.now() - event_time < REPLY_TOKEN_MAX_AGE
     kind = Kind.REPLY if reply_token and fresh else Kind.PUSH
-    deliverable, skipped = _sort_recipients([member], Purpose.TRANSACTIONAL)
+    deliverable, skipped = _sort_recipients(member.brand, [member], Purpose.TRANSACTIONAL)
     return _record(brand=member.brand, kind=kind, template=template, messages=messages, members=deliverable,
                    purpose=Purpose.TRANSACTIONAL, reply_token=reply_token if kind == Kind.REPLY else "",
                    dedupe_key=dedupe_key, skipped=skipped)
@@ -100,7 +101,7 @@ def message_reply(*, member: Member, reply_token: str, template: str, messages: 
 
 def message_push(*, member: Member, template: str, messages: list[dict], purpose: str = Purpose.TRANSACTIONAL,
                  dedupe_key: str | None = None) -> OutboundMessage | None:
-    deliverable, skipped = _sort_recipients([member], purpose)
+    deliverable, skipped = _sort_recipients(member.brand, [member], purpose)
     return _record(brand=member.brand, kind=Kind.PUSH, template=template, messages=messages, members=deliverable,
                    purpose=purpose, dedupe_key=dedupe_key, skipped=skipped)
 
@@ -111,7 +112,7 @@ def message_multicast(*, brand: Brand, members: Iterable[Member], template: str,
 
     Members who cannot receive it are recorded as skipped on the first batch.
     """
-    deliverable, skipped = _sort_recipients(list(members), purpose)
+    deliverable, skipped = _sort_recipients(brand, list(members), purpose)
     sent = []
     for index in range(0, max(len(deliverable), 1), MULTICAST_BATCH):
         key = f"{dedupe_key}:{index // MULTICAST_BATCH}" if dedupe_key else None

@@ -167,6 +167,10 @@ class RedemptionOutputSerializer(serializers.Serializer):
     coupon_code = serializers.CharField(source="coupon.code")
 
 
+class CardVerifyInputSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=200)
+
+
 class CouponUseInputSerializer(serializers.Serializer):
     branch = serializers.CharField(required=False, max_length=32)
     reference = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")

@@ -7,6 +7,7 @@ app_name = "api-v1"
 urlpatterns = [
     path("purchases/", views.PurchaseCreateView.as_view(), name="purchase-create"),
     path("purchases/<int:purchase_id>/refund/", views.PurchaseRefundView.as_view(), name="purchase-refund"),
+    path("member-cards/verify/", views.MemberCardVerifyView.as_view(), name="member-card-verify"),
     path("members/<str:code>/", views.MemberDetailView.as_view(), name="member-detail"),
     path("members/<str:code>/ledger/", views.MemberLedgerView.as_view(), name="member-ledger"),
     path("rewards/", views.RewardListView.as_view(), name="reward-list"),

@@ -19,6 +19,7 @@ from loyalty.models.rewards import normalise_coupon_code
 from loyalty.services.earning import LineInput, purchase_record, purchase_refund
 from loyalty.services.redemption import coupon_use, reward_redeem
 from members.api.permissions import brand_for_request
+from members.card import card_verify
 from members.errors import BranchNotAllowed, InvalidPhone
 from members.models import ApiKey
 from members.selectors import branch_get, member_find
@@ -121,6 +122,18 @@ class MemberDetailView(APIView):
     @extend_schema(responses={200: s.MemberOutputSerializer, 404: ERROR}, summary="A member and their balances")
     def get(self, request, code: str):
         member = member_find(brand=brand_for_request(request), code=code)
+        member.balances = selectors.member_balances(member=member)
+        return Response(s.MemberOutputSerializer(member).data)
+
+
+class MemberCardVerifyView(APIView):
+    @extend_schema(request=s.CardVerifyInputSerializer, responses={200: s.MemberOutputSerializer, 422: ERROR},
+                   summary="The member behind a scanned member-card QR (signed, valid 90 seconds)")
+    def post(self, request):
+        brand = brand_for_request(request)
+        data = s.CardVerifyInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        member = card_verify(brand=brand, token=data.validated_data["token"])
         member.balances = selectors.member_balances(member=member)
         return Response(s.MemberOutputSerializer(member).data)
 

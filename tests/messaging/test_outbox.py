@@ -77,8 +77,9 @@ def test_multicast_to_1234_members_is_three_calls_of_at_most_500_and_skips_block
         fake_line.add_user(member.line_user_id)
     everyone = Member.objects.filter(brand=line_brand).order_by("code")
     with django_capture_on_commit_callbacks(execute=True):
-        batches = message_multicast(brand=line_brand, members=everyone, template="promo",
-                                    messages=[{"type": "text", "text": "x2 points today"}])
+        batches = message_multicast(brand=line_brand, members=everyone, template="points_news",
+                                    messages=[{"type": "text", "text": "Your points statement"}],
+                                    purpose="transactional")
     calls = fake_line.requests("/v2/bot/message/multicast")
     assert sorted(len(call["body"]["to"]) for call in calls) == [234, 500, 500]
     sent_to = {user for call in calls for user in call["body"]["to"]}
@@ -148,3 +149,28 @@ def test_expiring_points_are_reminded_once_per_expiry_day(line_member, fake_line
         notify_points_expiring(within_days=7)  # the job ran twice today
     (reminder,) = fake_line.inbox(line_member.line_user_id)
     assert reminder["altText"].startswith("70 of your points expire on")
+
+
+def test_marketing_goes_only_to_members_whose_marketing_consent_is_granted(line_brand, fake_line,
+                                                                          django_capture_on_commit_callbacks):
+    from consent.models import ConsentDocument, ConsentVersion
+    from consent.services import consent_record
+
+    document = ConsentDocument.objects.create(brand=line_brand, kind="marketing", title_th="การตลาด",
+                                              is_required=False)
+    now = timezone.now()
+    version = ConsentVersion.objects.create(document=document, version=1, content_th="รับข่าวสาร",
+                                            status="published", effective_at=now, published_at=now)
+    members = [factories.MemberFactory(brand=line_brand, line_reachable=True) for _ in range(3)]
+    for member in members:
+        fake_line.add_user(member.line_user_id)
+    consent_record(member=members[0], version=version, granted=True, channel="liff")
+    consent_record(member=members[1], version=version, granted=True, channel="liff")
+    consent_record(member=members[1], version=version, granted=False, channel="liff")  # withdrew
+    with django_capture_on_commit_callbacks(execute=True):
+        message_multicast(brand=line_brand, members=members, template="promo",
+                          messages=[{"type": "text", "text": "x2 points today"}])
+    (call,) = fake_line.requests("/v2/bot/message/multicast")
+    assert call["body"]["to"] == [members[0].line_user_id]
+    skipped = MessageDelivery.objects.filter(status="skipped_no_consent").values_list("member_id", flat=True)
+    assert set(skipped) == {members[1].pk, members[2].pk}

@@ -1,0 +1,167 @@
+"""PDPA consent: documents, their versions and the append-only consent log.
+
+Design overview
+- A ``ConsentDocument`` (terms, privacy policy, marketing consent, others) belongs to one
+  brand. A brand has at most one document of each kind except "other" (so "the marketing
+  consent" of a brand is unambiguous); ``is_required`` documents must be accepted before
+  the member may use the portal, optional ones are asked, not forced.
+- A ``ConsentVersion`` is a numbered text of a document in Thai and English, a draft until
+  it is published (``consent.services.consent_version_publish``). Once published it is
+  frozen: ``save()`` refuses any change and ``delete()`` refuses, so the text a member
+  agreed to is kept exactly as shown. The *current* version of a document is its highest
+  published version whose ``effective_at`` has passed.
+- ``ConsentRecord`` rows are the log: a member granted or withdrew a version, through a
+  channel, when, from where. Append-only (``save()`` refuses to update, ``delete()``
+  refuses). A member's current decision on a document is their latest record for it;
+  records are written under the member's row lock, so the highest id is the latest.
+  ``document`` is copied from the version so "latest per (member, document)" is one
+  index lookup (``consent_record_latest``).
+- Staff recording on a member's behalf must give a reason and their user: a database
+  constraint, not only a service check.
+- Only ``consent.services`` writes these tables.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+from loyalty.models.ledger import AppendOnlyModel
+from members.models import TimeStamped
+
+from .errors import ConsentVersionImmutable
+
+
+def _localised(language: str | None, thai: str, english: str) -> str:
+    return english if (language or "").startswith("en") and english else thai
+
+
+class ConsentDocument(TimeStamped):
+    class Kind(models.TextChoices):
+        TERMS = "terms", _("Terms of service")
+        PRIVACY = "privacy", _("Privacy policy")
+        MARKETING = "marketing", _("Marketing consent")
+        OTHER = "other", _("Other")
+
+    brand = models.ForeignKey("members.Brand", on_delete=models.PROTECT, related_name="consent_documents")
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    title_th = models.CharField(_("title (Thai)"), max_length=200)
+    title_en = models.CharField(_("title (English)"), max_length=200)
+    is_required = models.BooleanField(
+        _("required"), default=False,
+        help_text=_("Members must accept the current version before they can use the member portal."),
+    )
+
+    class Meta:
+        verbose_name = _("consent document")
+        verbose_name_plural = _("consent documents")
+        ordering = ["brand", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["brand", "kind"], condition=~Q(kind="other"), name="consent_document_kind_unique_per_brand"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title_en or self.title_th
+
+    def title_for(self, language: str | None) -> str:
+        return _localised(language, self.title_th, self.title_en)
+
+
+class ConsentVersion(TimeStamped):
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        PUBLISHED = "published", _("Published")
+
+    # Every field that is frozen once the version is published.
+    FROZEN_FIELDS = ("document_id", "version", "content_th", "content_en", "status", "effective_at", "published_at")
+
+    document = models.ForeignKey(ConsentDocument, on_delete=models.PROTECT, related_name="versions")
+    version = models.PositiveIntegerField(_("version"))
+    content_th = models.TextField(_("content (Thai)"))
+    content_en = models.TextField(_("content (English)"))
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.DRAFT)
+    effective_at = models.DateTimeField(
+        _("effective from"), null=True, blank=True,
+        help_text=_("When this version replaces the previous one (not before it is published). Empty: when it is published."),
+    )
+    published_at = models.DateTimeField(_("published at"), null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("consent document version")
+        verbose_name_plural = _("consent document versions")
+        ordering = ["document", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["document", "version"], name="consent_version_unique_per_document"),
+            models.CheckConstraint(
+                condition=Q(status="draft") | Q(published_at__isnull=False, effective_at__gte=F("published_at")),
+                name="consent_version_published_has_dates",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.document} v{self.version}"
+
+    @property
+    def is_published(self) -> bool:
+        return self.status == self.Status.PUBLISHED
+
+    def content_for(self, language: str | None) -> str:
+        return _localised(language, self.content_th, self.content_en)
+
+    def _stored(self):
+        return type(self).objects.filter(pk=self.pk).values(*self.FROZEN_FIELDS).first()
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding and self.pk is not None:
+            stored = self._stored()
+            if stored and stored["status"] == self.Status.PUBLISHED and any(
+                    stored[name] != getattr(self, name) for name in self.FROZEN_FIELDS):
+                raise ConsentVersionImmutable()
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        stored = self._stored()
+        if stored and stored["status"] == self.Status.PUBLISHED:
+            raise ConsentVersionImmutable()
+        return super().delete(*args, **kwargs)
+
+
+class ConsentRecord(AppendOnlyModel):
+    class Channel(models.TextChoices):
+        LIFF = "liff", _("LINE (LIFF)")
+        WEB = "web", _("Website")
+        CASHIER = "cashier", _("Cashier")
+        IMPORT = "import", _("Import")
+        STAFF = "staff", _("Staff on the member's behalf")
+
+    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="consent_records")
+    document = models.ForeignKey(ConsentDocument, on_delete=models.PROTECT, related_name="records", editable=False)
+    version = models.ForeignKey(ConsentVersion, on_delete=models.PROTECT, related_name="records")
+    granted = models.BooleanField(_("granted"))
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    staff_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("staff user"),
+    )
+    reason = models.TextField(_("reason"), blank=True)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("consent record")
+        verbose_name_plural = _("consent records")
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["member", "document", "-id"], name="consent_record_latest")]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(channel="staff") | (~Q(reason="") & Q(staff_user__isnull=False)),
+                name="consent_record_staff_has_reason_and_user",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        decision = _("granted") if self.granted else _("withdrawn")
+        return f"#{self.pk} · {decision}"
