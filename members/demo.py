@@ -54,11 +54,59 @@ DEMO_MEMBERS = [
 ]
 
 
+DEMO_CONSENTS = [  # (kind, required, title th, title en, text th, text en)
+    ("terms", True, "ข้อกำหนดการเป็นสมาชิก", "Membership terms",
+     "สมาชิกสะสมแต้มจากการซื้อสินค้า 25 บาท = 1 แต้ม แต้มมีอายุ 365 วัน…",
+     "Members earn 1 point per 25 THB spent. Points are valid for 365 days…"),
+    ("privacy", True, "นโยบายความเป็นส่วนตัว", "Privacy policy",
+     "เราเก็บชื่อ เบอร์โทรศัพท์ และประวัติการซื้อเพื่อให้บริการสมาชิก ตาม พ.ร.บ. คุ้มครองข้อมูลส่วนบุคคล…",
+     "We keep your name, phone number and purchases to run the membership, under Thailand's PDPA…"),
+    ("marketing", False, "รับข่าวสารและโปรโมชัน", "News and promotions",
+     "ยินยอมให้ส่งข่าวสาร โปรโมชัน และข้อเสนอพิเศษทาง LINE", "Send me news, promotions and offers on LINE."),
+]
+
+
+def _demo_consents(brand: Brand) -> None:
+    from consent.models import ConsentDocument, ConsentVersion
+    from consent.services import consent_version_publish
+
+    for kind, required, title_th, title_en, text_th, text_en in DEMO_CONSENTS:
+        document, _ = ConsentDocument.objects.get_or_create(brand=brand, kind=kind, defaults={
+            "title_th": title_th, "title_en": title_en, "is_required": required})
+        version, _ = ConsentVersion.objects.get_or_create(document=document, version=1, defaults={
+            "content_th": text_th, "content_en": text_en})
+        if version.status != "published":
+            consent_version_publish(version=version)
+
+
+def _demo_member_consents(member: Member) -> None:
+    """Demo members accepted the required documents (imported, once)."""
+    from consent.selectors import consents_missing
+    from consent.services import consent_record
+
+    for version in consents_missing(member=member):
+        consent_record(member=member, version=version, granted=True, channel="import")
+
+
+def _demo_profile_fields(brand: Brand) -> None:
+    from members.models import ProfileField
+
+    ProfileField.objects.get_or_create(brand=brand, key="interests", defaults={
+        "label_th": "สิ่งที่สนใจ", "label_en": "Interests", "kind": "multi_choice", "order": 1, "choices": [
+            {"value": "coffee", "th": "กาแฟ", "en": "Coffee"}, {"value": "tea", "th": "ชา", "en": "Tea"},
+            {"value": "bakery", "th": "เบเกอรี่", "en": "Bakery"}]})
+    ProfileField.objects.get_or_create(brand=brand, key="preferred_channel", defaults={
+        "label_th": "ช่องทางที่สะดวกให้ติดต่อ", "label_en": "Preferred channel", "kind": "choice", "order": 2,
+        "choices": [{"value": "line", "th": "LINE", "en": "LINE"}, {"value": "sms", "th": "SMS", "en": "SMS"},
+                    {"value": "email", "th": "อีเมล", "en": "E-mail"}]})
+
+
 @transaction.atomic
 def demo_seed() -> dict:
     brand, _ = Brand.objects.get_or_create(slug=DEMO_SLUG, defaults={"name": "Taem Demo Café · แต้มคาเฟ่"})
     channel_secret = derived_secret("line-channel-secret")
-    access_token = derived_secret("line-channel-access-token", 64)
+    # The demo brand talks to LINE only when LINE_API_BASE points at a (fake) server: never to real LINE.
+    access_token = derived_secret("line-channel-access-token", 64) if settings.LINE_API_BASE else ""
     if brand.line_channel_secret != channel_secret or brand.line_channel_access_token != access_token:
         brand.line_channel_secret = channel_secret
         brand.line_channel_access_token = access_token
@@ -103,6 +151,9 @@ def demo_seed() -> dict:
         ApiKey.objects.filter(brand=brand, name="Demo POS", revoked_at__isnull=True).update(revoked_at=timezone.now())
         api_key_create(brand=brand, name="Demo POS", raw_key=pos_key)
 
+    _demo_consents(brand)
+    _demo_profile_fields(brand)
+
     members = []
     for line_user_id, first, last, phone, year in DEMO_MEMBERS:
         member, _ = Member.objects.get_or_create(brand=brand, line_user_id=line_user_id, defaults={
@@ -111,6 +162,7 @@ def demo_seed() -> dict:
             "line_reachable": True, "line_followed_at": timezone.now(),
         })
         members.append(member)
+        _demo_member_consents(member)
     pending, _ = member_get_or_create_pending(brand=brand, phone="+66899990000")
 
     now = timezone.now()
