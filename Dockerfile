@@ -1,4 +1,11 @@
-# Taem: a slim image running gunicorn as a non-root user.
+# Taem: the front-end bundle is built first, then a slim image runs gunicorn as a non-root user.
+FROM node:20-slim AS assets
+WORKDIR /build/liff_frontend/static_src
+COPY liff_frontend/static_src/package.json liff_frontend/static_src/package-lock.json liff_frontend/static_src/.npmrc ./
+RUN npm ci --no-audit --no-fund --loglevel=error
+COPY liff_frontend/static_src ./
+RUN npm run build --silent
+
 FROM python:3.11-slim AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
     TAEM_VAR_DIR=/var/lib/taem DJANGO_STATIC_ROOT=/app/staticfiles DJANGO_MANIFEST_STATIC=1 \
@@ -17,6 +24,7 @@ COPY campaigns ./campaigns
 COPY consent ./consent
 COPY messaging ./messaging
 COPY liff_frontend ./liff_frontend
+COPY --from=assets /build/liff_frontend/static/liff_frontend/dist ./liff_frontend/static/liff_frontend/dist
 COPY locale ./locale
 COPY manage.py ./
 RUN pip install --no-cache-dir . \
