@@ -205,6 +205,8 @@ CELERY_BEAT_SCHEDULE = {
 
 # Sessions and cookies
 SESSION_COOKIE_HTTPONLY = True
+# "None" (with DJANGO_HTTPS=1) lets the embedded member card keep its session inside a brand's site.
+SESSION_COOKIE_SAMESITE = os.environ.get("DJANGO_SESSION_COOKIE_SAMESITE", "Lax")
 SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", not DEBUG and env_bool("DJANGO_HTTPS", False))
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("DJANGO_BEHIND_PROXY") else None
