@@ -22,7 +22,7 @@ def member_balances(*, member: Member) -> list[PointAccount]:
 def member_ledger(*, member: Member) -> QuerySet[LedgerEntry]:
     return (
         LedgerEntry.objects.filter(account__member=member)
-        .select_related("account__currency", "purchase", "redemption__reward")
+        .select_related("account__currency", "purchase__branch", "redemption__reward")
         .order_by("-id")
     )
 
