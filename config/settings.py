@@ -249,6 +249,14 @@ LOGIN_REDIRECT_URL = "/"
 
 SMS_BACKEND = os.environ.get("SMS_BACKEND", "members.sms.ConsoleBackend")
 
+# Cashier page
+CASHIER_VOID_WINDOW_MINUTES = int(os.environ.get("CASHIER_VOID_WINDOW_MINUTES", "30"))
+CASHIER_LOOKUPS_PER_10_MINUTES = int(os.environ.get("CASHIER_LOOKUPS_PER_10_MINUTES", "30"))
+
+# Shared cache (rate limits): Redis when CACHE_URL is set, else per-process memory.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["CACHE_URL"]}
+          if os.environ.get("CACHE_URL") else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 # Messages (e.g. a new API key shown once) live in the session, not in a readable cookie.
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 

@@ -17,6 +17,7 @@ urlpatterns = [
     path("api/v1/", include("loyalty.api.urls")),
     path("line/", include("messaging.urls")),
     path("liff/", include("liff_frontend.urls")),
+    path("cashier/", include("liff_frontend.cashier_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -13,6 +13,7 @@ from config.domain import DomainError
 from members.admin_base import BrandScopedAdmin, ReadOnlyAdmin
 
 from .models import (
+    CashierAction,
     Coupon,
     EarnRule,
     LedgerEntry,
@@ -234,3 +235,14 @@ class CouponAdmin(ReadOnlyAdmin):
     list_filter = ["brand", "status"]
     search_fields = ["code", "member__code"]
     list_select_related = ["member", "reward", "used_branch"]
+
+
+@admin.register(CashierAction)
+class CashierActionAdmin(ReadOnlyAdmin):
+    """Every cashier action with its cashier, branch and device time."""
+
+    list_display = ["created_at", "device_time", "kind", "cashier", "branch", "member", "points", "amount"]
+    list_filter = ["brand", "kind", "branch"]
+    search_fields = ["cashier__username", "member__code", "member__phone", "request_key"]
+    list_select_related = ["cashier", "branch", "member"]
+    date_hierarchy = "created_at"

@@ -27,6 +27,7 @@ from members.services import api_key_create, member_get_or_create_pending
 
 DEMO_SLUG = "demo"
 STAFF_USERNAME = "demo-staff"
+CASHIER_USERNAME = "demo-cashier"
 MANAGER_GROUP = "Brand managers"
 MANAGED_APPS = ("members", "loyalty", "messaging", "consent")
 DEMO_MESSAGING_CHANNEL_ID = "2000000000"
@@ -146,6 +147,13 @@ def demo_seed() -> dict:
     staff.groups.add(manager_group())
     StaffAssignment.objects.get_or_create(user=staff, brand=brand, defaults={"role": StaffAssignment.Role.MANAGER})
 
+    cashier_password = derived_secret("cashier-password", 16)
+    cashier, _ = User.objects.get_or_create(username=CASHIER_USERNAME)
+    if not cashier.check_password(cashier_password):
+        cashier.set_password(cashier_password)
+        cashier.save()
+    StaffAssignment.objects.get_or_create(user=cashier, brand=brand, defaults={"role": StaffAssignment.Role.CASHIER})
+
     pos_key = "taem_demo_" + derived_secret("pos-api-key", 40)
     if not ApiKey.objects.filter(key_digest=ApiKey.digest(pos_key)).exists():
         ApiKey.objects.filter(brand=brand, name="Demo POS", revoked_at__isnull=True).update(revoked_at=timezone.now())
@@ -190,6 +198,8 @@ def demo_seed() -> dict:
     return {
         "staff_username": STAFF_USERNAME,
         "staff_password": password,
+        "cashier_username": CASHIER_USERNAME,
+        "cashier_password": cashier_password,
         "pos_api_key": pos_key,
         "brand_slug": brand.slug,
         "branch_codes": [b.code for b in branches],

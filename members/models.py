@@ -81,6 +81,7 @@ class StaffAssignment(TimeStamped):
 
     class Role(models.TextChoices):
         MANAGER = "manager", _("Manager")
+        SUPERVISOR = "supervisor", _("Supervisor")
         CASHIER = "cashier", _("Cashier")
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="brand_assignments")

@@ -261,3 +261,11 @@ def purchase_refund(
 
 
 __all__ = ["Channel", "LedgerEntry", "LineInput", "PurchaseResult", "purchase_record", "purchase_refund"]
+
+
+def points_preview(*, brand: Brand, total: Decimal) -> list[tuple]:
+    """``(currency, points)`` a bill of ``total`` THB would earn now, by the same rules as ``purchase_record``."""
+    total = Decimal(total).quantize(CENT)
+    return [(rule.currency, rule.points_for(total))
+            for rule in EarnRule.objects.filter(brand=brand, is_active=True).select_related("currency")
+            .order_by("-currency__is_default", "currency__code")]

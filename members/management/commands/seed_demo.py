@@ -21,6 +21,9 @@ class Command(BaseCommand):
         base_url = os.environ.get("TAEM_BASE_URL", "http://127.0.0.1:8000")
         self.stdout.write(f"  Staff login:        {credentials['staff_username']} / {credentials['staff_password']}"
                           f"  ({base_url}/admin/)")
+        self.stdout.write(f"  Cashier login:      {credentials['cashier_username']} / {credentials['cashier_password']}"
+                          f"  ({base_url}/cashier/)")
+        self.stdout.write(f"  Member portal:      {base_url}/liff/{credentials['brand_slug']}/")
         self.stdout.write(f"  POS API key:        {credentials['pos_api_key']}")
         self.stdout.write(f"  LINE channel secret: {credentials['line_channel_secret']}")
         self.stdout.write(f"  Brand / branches:   {credentials['brand_slug']} / {', '.join(credentials['branch_codes'])}")
