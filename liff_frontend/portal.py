@@ -9,7 +9,7 @@ consent to the consent page, before anything else.
 import json
 import urllib.request
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from functools import wraps
 
 from django.conf import settings
@@ -37,6 +37,7 @@ from messaging.tasks import link_rich_menu
 NAV = [  # (url name, label); later issues fill the slots
     ("card", "Card"), ("points", "Points"), ("rewards", "Rewards"), ("coupons", "Coupons"), ("profile", "Profile"),
 ]
+RECENT_REDEMPTION = timedelta(minutes=2)
 SLOTS = ["missions", "lucky_draws", "leaderboard", "receipt_upload", "consent_centre"]
 
 
@@ -282,9 +283,15 @@ def reward_redeem_page(request, brand: Brand, member: Member, reward_id: int):
             return redirect(f"{reverse('liff:coupons', args=[brand.slug])}?new={result.redemption.coupon.code}")
     balance = next((a.balance for a in loyalty_selectors.member_balances(member=member)
                     if a.currency_id == reward.currency_id), 0)
+    # Back + a re-fetched confirmation page must not redeem again by accident: a redemption of this
+    # reward moments ago is shown instead of the form, with an explicit "redeem another".
+    recent = None
+    if request.method == "GET" and request.GET.get("again") != "1":
+        recent = (Coupon.objects.filter(member=member, reward=reward, redemption__channel="liff",
+                                        issued_at__gte=timezone.now() - RECENT_REDEMPTION).order_by("-pk").first())
     return render(request, "liff_frontend/redeem.html", _context(
         request, brand, member, "rewards", reward=reward, balance=balance, enough=balance >= reward.points_cost,
-        request_id=uuid.uuid4(), error=error), status=422 if error else 200)
+        request_id=uuid.uuid4(), error=error, recent=recent), status=422 if error else 200)
 
 
 @member_page("coupons")

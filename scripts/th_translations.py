@@ -495,4 +495,7 @@ TH = {
     'This award was already voided.': 'รายการนี้ถูกยกเลิกไปแล้ว',
     "Too many lookups. Please wait a few minutes or scan the member's QR code.": 'ค้นหาบ่อยเกินไป กรุณารอสักครู่หรือสแกน QR ของสมาชิก',
     'Supervisor': 'หัวหน้า',
+    'You redeemed this reward a moment ago.': 'คุณเพิ่งแลกของรางวัลนี้ไปเมื่อสักครู่',
+    'Show my coupon': 'ดูคูปองของฉัน',
+    'Redeem another one': 'แลกอีกชิ้น',
 }
