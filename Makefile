@@ -29,7 +29,7 @@ $(NODE_STAMP): $(STATIC_SRC)/package.json $(STATIC_SRC)/package-lock.json $(STAT
 	cd $(STATIC_SRC) && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-$(ASSETS_STAMP): $(NODE_STAMP) $(STATIC_SRC)/portal $(wildcard $(STATIC_SRC)/*.mjs $(STATIC_SRC)/*.js $(STATIC_SRC)/portal/*.js)
+$(ASSETS_STAMP): $(NODE_STAMP) $(STATIC_SRC)/portal $(STATIC_SRC)/cashier $(wildcard $(STATIC_SRC)/*.mjs $(STATIC_SRC)/*.js $(STATIC_SRC)/portal/*.js $(STATIC_SRC)/cashier/*.js)
 	cd $(STATIC_SRC) && npm run build --silent
 	@touch $@
 

@@ -28,7 +28,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "liff_frontend/static_src"
 DIST = ROOT / "liff_frontend/static/liff_frontend/dist"
-BUNDLES = ("liff.js", "liff-mock.js", "portal.js")
+BUNDLES = ("liff.js", "liff-mock.js", "portal.js", "cashier.js")
 
 # Hosts that @line/liff 2.x itself names (LINE's API, login, LIFF URLs, its script CDN, analytics).
 LINE_SDK_HOSTS = {
@@ -46,6 +46,10 @@ LINE_SDK_HOSTS = {
 # have no dot-separated label after the prefix and are not matched).
 URL_HOST = re.compile(rb"https?://([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
 GZIP_BUDGET = 100 * 1024  # liff.js + portal.js, what a member's phone downloads on the first visit
+# html5-qrcode names its GitHub page (a constant for its own UI, unused here) and zxing's QR writer the
+# SVG namespace; neither is ever fetched.
+SCANNER_LIBRARY_HOSTS = {"github.com", "www.w3.org"}
+CASHIER_GZIP_BUDGET = 110 * 1024  # cashier.js (html5-qrcode carries all of zxing-js): 99 KB measured
 
 
 def bundle(name: str) -> bytes:
@@ -98,6 +102,11 @@ def test_no_cdn_of_ours_in_any_bundle(name):
     if name == "portal.js":
         assert hosts == set(), "portal code must use same-origin, relative URLs only"
         assert b'createElement("script")' not in data
+    elif name == "cashier.js":
+        assert hosts <= SCANNER_LIBRARY_HOSTS, f"unexpected hosts in cashier.js: {sorted(hosts - SCANNER_LIBRARY_HOSTS)}"
+        assert b'createElement("script")' not in data and b"importScripts" not in data
+        for cdn in (b"jsdelivr", b"unpkg", b"cdnjs", b"googleapis", b"line-scdn"):
+            assert cdn not in data
     else:
         assert hosts <= LINE_SDK_HOSTS, f"unexpected hosts in {name}: {sorted(hosts - LINE_SDK_HOSTS)}"
         for cdn in (b"jsdelivr", b"unpkg", b"cdnjs", b"googleapis", b"/liff/edge/2/sdk.js"):
@@ -109,6 +118,22 @@ def test_first_visit_download_is_under_budget():
     assert total < GZIP_BUDGET, f"liff.js + portal.js gzip = {total / 1024:.1f} KB"
 
 
+def test_cashier_bundle_is_the_scanner_without_the_liff_sdk():
+    cashier = bundle("cashier.js")
+    assert b'facingMode:"environment"' in cashier and b"scanner-view" in cashier and b"device_time" in cashier
+    assert b"window.liff=" not in cashier and b"LiffMockPlugin" not in cashier and b"liff-subwindow" not in cashier
+    assert b"Html5QrcodeScanner" not in cashier and b"scanapp" not in cashier  # the core reader only, no stock UI
+    size = gzip_size(cashier)
+    assert size < CASHIER_GZIP_BUDGET, f"cashier.js gzip = {size / 1024:.1f} KB"
+
+
+def test_only_the_cashier_page_loads_the_scanner_bundle():
+    templates = ROOT / "liff_frontend/templates"
+    loading = sorted(str(path.relative_to(templates)) for path in templates.rglob("*.html")
+                     if "dist/cashier.js" in path.read_text())
+    assert loading == ["cashier/home.html"]
+
+
 def test_package_json_pins_exact_versions():
     package = json.loads((SRC / "package.json").read_text())
     pins = {**package.get("dependencies", {}), **package.get("devDependencies", {})}
@@ -117,6 +142,7 @@ def test_package_json_pins_exact_versions():
     assert loose == {}, "pin exact versions (no ^, ~, ranges or tags)"
     assert pins["@line/liff"].startswith("2.")
     assert pins["@line/liff-mock"] == "1.0.4"
+    assert pins["html5-qrcode"] == "2.3.8"
 
 
 def test_lockfile_matches_package_json():

@@ -3,6 +3,7 @@
 //   dist/liff.js       the LIFF SDK from npm as an IIFE (window.liff); production, no mock code
 //   dist/liff-mock.js  the same plus @line/liff-mock (window.LiffMockPlugin); LIFF_MOCK pages only
 //   dist/portal.js     portal/index.js first, then every other portal/*.js in name order
+//   dist/cashier.js    cashier/index.js with the html5-qrcode camera scanner (cashier page only)
 //
 // Usage: npm run build            (what `make assets` runs after `npm ci`)
 //        node build.mjs --outdir DIR   (build elsewhere; tests/test_assets.py uses it to check that
@@ -60,6 +61,7 @@ const bundles = [
     name: 'portal.js',
     options: { stdin: { contents: portalEntry(), resolveDir: here, sourcefile: 'portal-entry.js' } },
   },
+  { name: 'cashier.js', options: { entryPoints: ['cashier/index.js'] } },
 ];
 
 async function main() {

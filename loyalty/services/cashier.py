@@ -189,7 +189,7 @@ def cashier_shift_summary(*, cashier, branch: Branch, now: datetime | None = Non
     return actions.aggregate(
         awards=Count("pk", filter=Q(kind=Kind.AWARD)),
         award_points=Sum("points", filter=Q(kind=Kind.AWARD), default=0),
-        award_amount=Sum("amount", filter=Q(kind=Kind.AWARD), default=Decimal("0")),
+        award_amount=Sum("amount", filter=Q(kind=Kind.AWARD), default=Decimal("0.00")),
         voids=Count("pk", filter=Q(kind=Kind.VOID)),
         void_points=Sum("points", filter=Q(kind=Kind.VOID), default=0),
         coupons=Count("pk", filter=Q(kind=Kind.COUPON)),
