@@ -21,8 +21,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from config.domain import DomainError
+from loyalty.errors import CouponNotFound
 from loyalty.models import CashierAction
-from loyalty.selectors import member_balances
+from loyalty.models.rewards import normalise_coupon_code
+from loyalty.selectors import coupon_lookup, member_balances
 from loyalty.services.cashier import (
     cashier_award,
     cashier_coupon_accept,
@@ -107,8 +109,9 @@ def home(request, branch: Branch):
               .exclude(kind=CashierAction.Kind.LOOKUP).select_related("member", "coupon__reward", "voids")
               .order_by("-created_at")[:15])
     voided_ids = set(CashierAction.objects.filter(voids__in=[a.pk for a in recent]).values_list("voids_id", flat=True))
+    checked = coupon_lookup(brand=branch.brand, code=request.session.get(SESSION_COUPON, ""))
     return render(request, "cashier/home.html", {
-        "branch": branch, "member": member, "balances": balances, "recent": recent, "voided_ids": voided_ids,
+        "branch": branch, "member": member, "checked_coupon": checked, "now": timezone.now(), "balances": balances, "recent": recent, "voided_ids": voided_ids,
         "summary": cashier_shift_summary(cashier=request.user, branch=branch), "request_key": uuid.uuid4().hex,
         "branches_count": cashier_branches(request.user).count(),
     })
@@ -184,9 +187,26 @@ def award(request, branch: Branch):
     return redirect("cashier:home")
 
 
+SESSION_COUPON = "cashier_coupon_code"
+
+
+@require_POST
+@cashier_page
+def coupon_check(request, branch: Branch):
+    """A scanned or typed coupon: show what it is worth and whether it is valid, before using it."""
+    code = normalise_coupon_code(request.POST.get("code", ""))
+    if not coupon_lookup(brand=branch.brand, code=code):
+        messages.error(request, CouponNotFound.message)
+        request.session.pop(SESSION_COUPON, None)
+    else:
+        request.session[SESSION_COUPON] = code
+    return redirect("cashier:home")
+
+
 @require_POST
 @cashier_page
 def coupon(request, branch: Branch):
+    request.session.pop(SESSION_COUPON, None)
     try:
         action = cashier_coupon_accept(cashier=request.user, branch=branch, code=request.POST.get("code", ""),
                                        request_key=request.POST.get("request_key", "")[:64] or uuid.uuid4().hex,

@@ -14,6 +14,7 @@ urlpatterns = [
     path("clear/", cashier.clear_member, name="clear"),
     path("preview/", cashier.preview, name="preview"),
     path("award/", cashier.award, name="award"),
+    path("coupon/check/", cashier.coupon_check, name="coupon-check"),
     path("coupon/", cashier.coupon, name="coupon"),
     path("void/<int:award_id>/", cashier.void, name="void"),
 ]

@@ -63,3 +63,10 @@ def member_coupons_active(*, member: Member, at=None) -> QuerySet[Coupon]:
         .select_related("reward")
         .order_by("expires_at", "pk")
     )
+
+
+def coupon_lookup(*, brand: Brand, code: str) -> Coupon | None:
+    """The brand's coupon with this (normalised) code, with its reward, member and where it was used."""
+    if not code:
+        return None
+    return Coupon.objects.select_related("reward", "member", "used_branch").filter(brand=brand, code=code).first()

@@ -498,4 +498,9 @@ TH = {
     'You redeemed this reward a moment ago.': 'คุณเพิ่งแลกของรางวัลนี้ไปเมื่อสักครู่',
     'Show my coupon': 'ดูคูปองของฉัน',
     'Redeem another one': 'แลกอีกชิ้น',
+    'worth %(v)s THB': 'มูลค่า %(v)s บาท',
+    'Already used': 'ใช้ไปแล้ว',
+    'Valid': 'ใช้ได้',
+    'until': 'ถึง',
+    'Check coupon': 'ตรวจสอบคูปอง',
 }

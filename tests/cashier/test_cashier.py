@@ -213,3 +213,20 @@ def test_shift_summary_counts_todays_actions(client, till, shop):
     client.post(f"/cashier/void/{award.pk}/", form())
     page = client.get("/cashier/").content.decode()
     assert "2 awards (24 points, 600.00 THB) · 1 voids · 0 coupons" in page
+
+
+def test_checking_a_coupon_shows_its_worth_and_state_and_uses_nothing(client, till, shop):
+    brand, *_ = shop
+    member = factories.MemberFactory(brand=brand)
+    reward = factories.RewardFactory(brand=brand, name="Free cake", points_cost=10, value_thb=Decimal("80"))
+    factories.give_points(member, 10, key="seed")
+    coupon = reward_redeem(brand=brand, member=member, reward_id=reward.pk, request_id="r").redemption.coupon
+    page = client.post("/cashier/coupon/check/", form(code=coupon.display_code), follow=True).content.decode()
+    assert "Free cake" in page and "worth 80.00 THB" in page and "Valid" in page
+    coupon.refresh_from_db()
+    assert coupon.status == Coupon.Status.ISSUED
+    client.post("/cashier/coupon/", form(code=coupon.code))
+    page = client.post("/cashier/coupon/check/", form(code=coupon.code), follow=True).content.decode()
+    assert "Already used" in page
+    missing = client.post("/cashier/coupon/check/", form(code="NOPE"), follow=True)
+    assert any("No coupon" in m for m in messages_of(missing))
