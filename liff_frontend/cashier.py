@@ -68,7 +68,6 @@ def cashier_page(view):
 
 class CashierLoginView(auth_views.LoginView):
     template_name = "cashier/login.html"
-    redirect_authenticated_user = True
 
     def get_success_url(self):
         return "/cashier/branch/"
