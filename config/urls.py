@@ -18,6 +18,7 @@ urlpatterns = [
     path("line/", include("messaging.urls")),
     path("liff/", include("liff_frontend.urls")),
     path("cashier/", include("liff_frontend.cashier_urls")),
+    path("integrations/", include("loyalty.orders.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

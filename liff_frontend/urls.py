@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import portal, views
 
@@ -17,4 +17,7 @@ urlpatterns = [
     path("<slug:brand_slug>/coupons/", portal.coupons, name="coupons"),
     path("<slug:brand_slug>/profile/", portal.profile, name="profile"),
     path("<slug:brand_slug>/embed/card/", portal.embed_card, name="embed-card"),
+    path("<slug:brand_slug>/receipts/", include("loyalty.receipts.liff_urls")),
+    path("<slug:brand_slug>/claim/", include("loyalty.claims.liff_urls")),
+    path("<slug:brand_slug>/activity/", include("loyalty.activity.liff_urls")),
 ]

@@ -15,6 +15,8 @@ PURCHASE_REFUNDED = "purchase_refunded"
 POINTS_POSTED = "points_posted"
 REWARD_REDEEMED = "reward_redeemed"
 COUPON_USED = "coupon_used"
+MEMBER_REGISTERED = "member_registered"
+PROFILE_UPDATED = "profile_updated"
 
 _subscribers: dict[str, list[Callable[..., None]]] = defaultdict(list)
 

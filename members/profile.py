@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from config.domain import ValidationFailed
+from loyalty import events
 
 from .models import Brand, Member, MemberChange, ProfileField
 
@@ -90,4 +91,5 @@ def member_profile_update(*, member: Member, changes: dict, custom_fields: dict 
     if audit:
         locked.save()
         MemberChange.objects.bulk_create(audit)
+        events.emit(events.PROFILE_UPDATED, member_id=locked.pk, fields=[change.field for change in audit])
     return locked

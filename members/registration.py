@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from config.domain import Conflict, ValidationFailed
 from consent.selectors import consent_versions_current
 from consent.services import consent_record
+from loyalty import events
 from loyalty.services.transfer import points_merge_member
 
 from .models import Member
@@ -88,4 +89,5 @@ def member_register(*, member: Member, data: Registration, channel: str = "liff"
         for version in versions:
             consent_record(member=locked, version=version, granted=version.pk in data.granted_version_ids,
                            channel=channel, ip=ip, user_agent=user_agent)
+        events.emit(events.MEMBER_REGISTERED, member_id=locked.pk)
     return locked

@@ -1,0 +1,1 @@
+"""Activity points: registration, profile, birthday, surveys, daily check-in."""

@@ -1,0 +1,1 @@
+"""One-time claim codes (QR on packaging or receipts)."""

@@ -1,0 +1,1 @@
+"""E-commerce order webhooks and marketplace order imports."""

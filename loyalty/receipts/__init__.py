@@ -1,0 +1,1 @@
+"""Receipt photo upload, OCR, review and earning."""
