@@ -99,15 +99,12 @@ def _safe_name(nodeid: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid.split("::", 1)[-1])[:120]
 
 
-@pytest.fixture
-def browser(chromium, live_server, request):
-    """A fresh context and page on the live server; outside requests are blocked and recorded."""
-    context = chromium.new_context(
-        base_url=live_server.url, locale="en-US", timezone_id="Asia/Bangkok",
-        viewport={"width": 1280, "height": 900}, service_workers="block",
-    )
-    context.set_default_timeout(DEFAULT_TIMEOUT_MS)
-    session = BrowserSession(page=None, base_url=live_server.url, test_name=_safe_name(request.node.nodeid))
+def guard(context, session, local_url: str):
+    """Block and record every request that is not to this machine; record error responses.
+
+    Hosts in ``session.public_hosts`` are served from the live server (a public-looking host
+    that never leaves the machine). Returns a new page of ``context``.
+    """
 
     def route(route):
         url = route.request.url
@@ -115,7 +112,7 @@ def browser(chromium, live_server, request):
         if parts.scheme in ("http", "https") and parts.hostname in LOCAL_HOSTS:
             route.continue_()
         elif parts.scheme == "http" and parts.hostname in session.public_hosts:
-            local = live_server.url + url[len(f"http://{parts.netloc}"):]
+            local = local_url + url[len(f"http://{parts.netloc}"):]
             route.fulfill(response=route.fetch(url=local, max_redirects=0))
         else:
             session.outside_requests.append(f"{route.request.method} {url}")
@@ -136,7 +133,20 @@ def browser(chromium, live_server, request):
     context.route_web_socket(re.compile(".*"), route_web_socket)
     page = context.new_page()
     page.on("response", on_response)
-    session.page = page
+    return page
+
+
+@pytest.fixture
+def browser(chromium, live_server, request):
+    """A fresh context and page on the live server; outside requests are blocked and recorded."""
+    context = chromium.new_context(
+        base_url=live_server.url, locale="en-US", timezone_id="Asia/Bangkok",
+        viewport={"width": 1280, "height": 900}, service_workers="block",
+    )
+    context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    session = BrowserSession(page=None, base_url=live_server.url, test_name=_safe_name(request.node.nodeid))
+
+    session.page = guard(context, session, live_server.url)
     yield session
 
     report = getattr(request.node, "report_call", None)

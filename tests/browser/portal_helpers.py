@@ -23,7 +23,7 @@ from django.core import signing
 from playwright.sync_api import expect
 
 from members import card
-from tests.browser.conftest import ARTIFACTS, DEFAULT_TIMEOUT_MS, LOCAL_HOSTS
+from tests.browser.conftest import ARTIFACTS, DEFAULT_TIMEOUT_MS, guard
 
 PHONE = {
     "viewport": {"width": 390, "height": 844},
@@ -48,30 +48,7 @@ def phone_session(session, chromium, live_server):
     context = chromium.new_context(base_url=live_server.url, service_workers="block", **PHONE)
     context.set_default_timeout(DEFAULT_TIMEOUT_MS)
 
-    def route(route):
-        parts = urlsplit(route.request.url)
-        if parts.scheme in ("http", "https") and parts.hostname in LOCAL_HOSTS:
-            route.continue_()
-        else:
-            session.outside_requests.append(f"{route.request.method} {route.request.url}")
-            route.abort("blockedbyclient")
-
-    def route_web_socket(web_socket):
-        if urlsplit(web_socket.url).hostname in LOCAL_HOSTS:
-            web_socket.connect_to_server()
-        else:
-            session.outside_requests.append(f"WS {web_socket.url}")
-            web_socket.close()
-
-    def on_response(response):
-        if response.status >= 400:
-            session.error_responses.append(f"{response.status} {response.url}")
-
-    context.route("**/*", route)
-    context.route_web_socket(re.compile(".*"), route_web_socket)
-    page = context.new_page()
-    page.on("response", on_response)
-    session.page = page
+    session.page = guard(context, session, live_server.url)
     try:
         yield session
     finally:

@@ -10,7 +10,6 @@ import contextlib
 import re
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 import qrcode
@@ -25,7 +24,7 @@ from loyalty.services.verification import ledger_mismatches
 from members.card import card_token
 from members.models import Member, StaffAssignment
 from tests import factories
-from tests.browser.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, DEFAULT_TIMEOUT_MS, LOCAL_HOSTS
+from tests.browser.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, DEFAULT_TIMEOUT_MS, guard
 
 TABLET = {"width": 820, "height": 1180}
 PASSWORD = "till-pw-1234"
@@ -244,16 +243,7 @@ def camera_page(session, playwright_driver, live_server, video: Path):
         context.grant_permissions(["camera"], origin=live_server.url)
         context.set_default_timeout(DEFAULT_TIMEOUT_MS)
 
-        def route(route):
-            parts = urlsplit(route.request.url)
-            if parts.scheme in ("http", "https") and parts.hostname in LOCAL_HOSTS:
-                route.continue_()
-            else:
-                session.outside_requests.append(f"{route.request.method} {route.request.url}")
-                route.abort("blockedbyclient")
-
-        context.route("**/*", route)
-        yield context.new_page()
+        yield guard(context, session, live_server.url)
         context.close()
     finally:
         camera_browser.close()
