@@ -26,7 +26,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.models.ledger import AppendOnlyModel
+from config.append_only import AppendOnlyModel
 from members.models import TimeStamped
 
 from .errors import ConsentVersionImmutable

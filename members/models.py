@@ -21,6 +21,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from config.append_only import AppendOnlyModel
 from config.crypto import EncryptedTextField
 
 MEMBER_CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud at a till
@@ -267,7 +268,7 @@ class ProfileField(TimeStamped):
         return value
 
 
-class MemberChange(models.Model):
+class MemberChange(AppendOnlyModel):
     """Audit of profile changes (append-only): who changed what, from what, to what, where."""
 
     member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="changes")
@@ -286,11 +287,6 @@ class MemberChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id} {self.field}"
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise ValueError("MemberChange rows are append-only")
-        super().save(*args, **kwargs)
 
 
 from .otp import PhoneVerification  # noqa: E402, F401 - registers the model in this app

@@ -23,22 +23,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
-
-class AppendOnlyError(Exception):
-    """Raised when code tries to change or delete an append-only row."""
-
-
-class AppendOnlyModel(models.Model):
-    class Meta:
-        abstract = True
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise AppendOnlyError(f"{type(self).__name__} rows are append-only")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise AppendOnlyError(f"{type(self).__name__} rows are append-only")
+from config.append_only import AppendOnlyError, AppendOnlyModel  # noqa: F401 - AppendOnlyError re-exported
 
 
 class PointCurrency(models.Model):

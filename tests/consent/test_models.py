@@ -4,9 +4,9 @@ and the database itself refuses the rows the rules forbid."""
 import pytest
 from django.db import IntegrityError, transaction
 
+from config.append_only import AppendOnlyError
 from consent.errors import ConsentVersionImmutable
 from consent.models import ConsentDocument, ConsentRecord, ConsentVersion
-from loyalty.models.ledger import AppendOnlyError
 
 from .conftest import document, draft, grant
 

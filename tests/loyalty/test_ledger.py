@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase as HypothesisTestCase
 
+from config.append_only import AppendOnlyError
 from loyalty.errors import InsufficientPoints
 from loyalty.models import LedgerEntry, LotAllocation, PointAccount, PointLot
-from loyalty.models.ledger import AppendOnlyError
 from loyalty.services.ledger import (
     Channel,
     Kind,

@@ -14,6 +14,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from config.append_only import AppendOnlyError
 from loyalty.errors import IdempotencyConflict, PurchaseNotFound, RefundExceedsTotal, RewardOutOfStock
 from loyalty.models import (
     EarnRule,
@@ -24,7 +25,6 @@ from loyalty.models import (
     PurchaseRefund,
     Reward,
 )
-from loyalty.models.ledger import AppendOnlyError
 from loyalty.services import earning
 from loyalty.services import redemption as redemption_service
 from loyalty.services.earning import LineInput, purchase_record, purchase_refund
