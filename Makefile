@@ -54,6 +54,7 @@ run: install assets
 	  echo "Fake LINE server on $(FAKE_LINE) (log: var/fake_line.log)"; \
 	  $(PY) manage.py migrate --noinput && \
 	  $(PY) manage.py seed_demo && \
+	  $(PY) manage.py claim_codes_generate --brand demo --points 10 --quantity 20 --name "Demo claim codes" --reuse && \
 	  $(PY) manage.py sync_rich_menus --brand demo && \
 	  echo "In another terminal: make simulate ARGS=follow   |   make simulate ARGS='text แต้ม'" && \
 	  $(PY) manage.py runserver 127.0.0.1:$(PORT)

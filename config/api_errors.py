@@ -22,6 +22,7 @@ STATUS_BY_CODE = {
     "branch_not_allowed": status.HTTP_403_FORBIDDEN,
     "no_earn_rule": status.HTTP_422_UNPROCESSABLE_ENTITY,
     "otp_rate_limited": status.HTTP_429_TOO_MANY_REQUESTS,
+    "claim_rate_limited": status.HTTP_429_TOO_MANY_REQUESTS,
 }
 
 

@@ -257,6 +257,7 @@ SMS_BACKEND = os.environ.get("SMS_BACKEND", "members.sms.ConsoleBackend")
 # Cashier page
 CASHIER_VOID_WINDOW_MINUTES = int(os.environ.get("CASHIER_VOID_WINDOW_MINUTES", "30"))
 CASHIER_LOOKUPS_PER_10_MINUTES = int(os.environ.get("CASHIER_LOOKUPS_PER_10_MINUTES", "30"))
+CLAIM_WRONG_CODES_PER_HOUR = int(os.environ.get("CLAIM_WRONG_CODES_PER_HOUR", "10"))
 
 # Shared cache (rate limits): Redis when CACHE_URL is set, else per-process memory.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["CACHE_URL"]}

@@ -29,7 +29,7 @@ DEMO_SLUG = "demo"
 STAFF_USERNAME = "demo-staff"
 CASHIER_USERNAME = "demo-cashier"
 MANAGER_GROUP = "Brand managers"
-MANAGED_APPS = ("members", "loyalty", "messaging", "consent")
+MANAGED_APPS = ("members", "loyalty", "claims", "receipts", "orders", "activity", "messaging", "consent")
 DEMO_MESSAGING_CHANNEL_ID = "2000000000"
 DEMO_LOGIN_CHANNEL_ID = "1650000000"
 
