@@ -9,9 +9,9 @@ RUN npm run build --silent
 FROM python:3.11-slim AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
     TAEM_VAR_DIR=/var/lib/taem DJANGO_STATIC_ROOT=/app/staticfiles DJANGO_MANIFEST_STATIC=1 \
-    TAEM_PRODUCTION=1
+    TAEM_PRODUCTION=1 OMP_THREAD_LIMIT=1
 RUN apt-get update \
- && apt-get install -y --no-install-recommends gettext \
+ && apt-get install -y --no-install-recommends gettext tesseract-ocr tesseract-ocr-tha \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --create-home --home-dir /home/taem taem \
  && mkdir -p /var/lib/taem /app && chown taem:taem /var/lib/taem

@@ -47,6 +47,7 @@ simulate run: export DJANGO_DEBUG = 1
 simulate run: export SITE_URL = http://127.0.0.1:$(PORT)
 simulate run: export LINE_API_BASE = $(FAKE_LINE)
 run: install assets
+	@./scripts/ensure_tesseract.sh
 	@mkdir -p var; $(PY) -m messaging.fake_line --port $(FAKE_LINE_PORT) --accept-any-token > var/fake_line.log 2>&1 & \
 	  fake=$$!; trap 'kill $$fake 2>/dev/null' EXIT INT TERM; \
 	  for i in $$(seq 1 50); do $(PY) -c "import urllib.request as u; u.urlopen('$(FAKE_LINE)/__fake__/requests')" \
@@ -55,6 +56,8 @@ run: install assets
 	  $(PY) manage.py migrate --noinput && \
 	  $(PY) manage.py seed_demo && \
 	  $(PY) manage.py claim_codes_generate --brand demo --points 10 --quantity 20 --name "Demo claim codes" --reuse && \
+	  $(PY) manage.py receipts_demo && \
+	  echo "Marketplace sample: $(PY) manage.py orders_import --brand demo --marketplace shopee loyalty/orders/samples/shopee_orders_sample.xlsx" && \
 	  $(PY) manage.py sync_rich_menus --brand demo && \
 	  echo "In another terminal: make simulate ARGS=follow   |   make simulate ARGS='text แต้ม'" && \
 	  $(PY) manage.py runserver 127.0.0.1:$(PORT)
@@ -67,6 +70,7 @@ simulate: install
 # installed when root and missing).
 test: install assets
 	@./scripts/ensure_chromium.sh
+	@./scripts/ensure_tesseract.sh
 	@DATABASE_URL="$$(./scripts/ensure_postgres.sh)" && export DATABASE_URL && \
 	  TAEM_TEST_REDIS_URL="$$(./scripts/ensure_redis.sh)" && export TAEM_TEST_REDIS_URL && \
 	  $(PY) -m ruff check . && \

@@ -206,6 +206,9 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     # 10:00 Bangkok: remind members whose points expire within a week (one reminder per expiry day).
     "notify-expiring-points": {"task": "messaging.tasks.notify_expiring_points", "schedule": crontab(hour=10, minute=0)},
+    "award-birthday-points": {"task": "loyalty.activity.tasks.award_birthdays", "schedule": crontab(hour=8, minute=0)},
+    # hourly safety net for a registration that raced an order
+    "sweep-pending-orders": {"task": "loyalty.orders.tasks.sweep_pending_orders", "schedule": crontab(minute=20)},
 }
 
 # Sessions and cookies

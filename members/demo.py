@@ -161,6 +161,11 @@ def demo_seed() -> dict:
 
     _demo_consents(brand)
     _demo_profile_fields(brand)
+    from loyalty.activity.demo import demo_activity_seed
+    from loyalty.orders.demo import demo_orders_seed
+
+    demo_activity_seed(brand=brand)
+    orders = demo_orders_seed(brand=brand, derived_secret=derived_secret)
 
     members = []
     for line_user_id, first, last, phone, year in DEMO_MEMBERS:
@@ -205,4 +210,5 @@ def demo_seed() -> dict:
         "branch_codes": [b.code for b in branches],
         "line_channel_secret": channel_secret,
         "member_codes": [m.code for m in [*members, pending]],
+        **orders,
     }

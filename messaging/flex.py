@@ -158,3 +158,25 @@ def tier_changed(member, *, old_tier: str, new_tier: str) -> tuple[str, list[dic
         text = _("Your tier changed from %(old)s to %(new)s.") % {"old": old_tier, "new": new_tier}
         return "tier_changed", [_flex(text, _bubble(_("Your tier"), [_text(text)], [
             _button(_("My benefits"), uri=liff_url(member.brand, "card"))]))]
+
+
+def receipt_decided(member, receipt) -> tuple[str, list[dict]]:
+    """A receipt the member uploaded was approved (with the points) or rejected (with the reason)."""
+    with translation.override(member.language):
+        where = receipt.store.name if receipt.store else receipt.store_text
+        rows = []
+        if receipt.status == "approved":
+            points = receipt.purchase.points_earned if receipt.purchase else 0
+            text = _("Your receipt was approved: you earned %(points)s points.") % {"points": f"{points:,}"}
+            title, template = _("Receipt approved"), "receipt_approved"
+        else:
+            reason = _("This receipt was already uploaded.") if receipt.duplicate_of_id else receipt.reason
+            text = _("We could not accept your receipt: %(reason)s") % {"reason": reason}
+            title, template = _("Receipt not accepted"), "receipt_rejected"
+        rows.append(_text(text))
+        if where:
+            rows.append(_row(_("Store"), where[:60]))
+        if receipt.total is not None:
+            rows.append(_row(_("Total"), f"{receipt.total:,.2f} THB"))
+        return template, [_flex(text, _bubble(title, rows, [
+            _button(_("My receipts"), uri=liff_url(member.brand, "receipts"))]))]

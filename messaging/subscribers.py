@@ -67,3 +67,20 @@ def notify_points_expiring(*, within_days: int = 7, now=None) -> int:
                         dedupe_key=f"expiring:{row['account_id']}:{day}"):
             queued += 1
     return queued
+
+
+from loyalty.receipts.events import RECEIPT_DECIDED  # noqa: E402 - the receipts app's own event
+
+
+@events.subscribe(RECEIPT_DECIDED)
+def notify_receipt_decided(*, receipt_id: int, status: str, **_payload) -> None:
+    """Tell the member their receipt was approved or rejected (once per receipt and outcome)."""
+    from loyalty.receipts.models import Receipt
+
+    receipt = (Receipt.objects.select_related("member__brand", "purchase", "store")
+               .filter(pk=receipt_id, status=status).first())
+    if receipt is None or not receipt.member.line_user_id:
+        return
+    template, messages = flex.receipt_decided(receipt.member, receipt)
+    message_push(member=receipt.member, template=template, messages=messages,
+                 dedupe_key=f"receipt:{receipt.pk}:{status}")

@@ -6,6 +6,9 @@ import pytest
 
 from tests import factories
 
+# The browser fixtures (one Chromium per session, outside requests blocked) for every test folder.
+pytest_plugins = ["tests.browser_support"]
+
 
 def pytest_configure(config):
     url = os.environ.get("DATABASE_URL", "")

@@ -23,7 +23,7 @@ from django.core import signing
 from playwright.sync_api import expect
 
 from members import card
-from tests.browser.conftest import ARTIFACTS, DEFAULT_TIMEOUT_MS, guard
+from tests.browser_support import ARTIFACTS, DEFAULT_TIMEOUT_MS, guard
 
 PHONE = {
     "viewport": {"width": 390, "height": 844},

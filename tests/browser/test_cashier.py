@@ -24,7 +24,7 @@ from loyalty.services.verification import ledger_mismatches
 from members.card import card_token
 from members.models import Member, StaffAssignment
 from tests import factories
-from tests.browser.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, DEFAULT_TIMEOUT_MS, guard
+from tests.browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, DEFAULT_TIMEOUT_MS, guard
 
 TABLET = {"width": 820, "height": 1180}
 PASSWORD = "till-pw-1234"

@@ -25,7 +25,6 @@ from members import sms
 from members.models import Member, MemberChange, ProfileField
 from members.services import member_line_login
 from tests import factories
-from tests.browser.conftest import ARTIFACTS
 from tests.browser.portal_helpers import (
     api_post,
     card_token_at,
@@ -36,6 +35,7 @@ from tests.browser.portal_helpers import (
     phone_session,
     shot,
 )
+from tests.browser_support import ARTIFACTS
 from tests.liff.conftest import publish
 
 LOGIN_CHANNEL = "1650000077"

@@ -28,3 +28,7 @@ class Command(BaseCommand):
         self.stdout.write(f"  LINE channel secret: {credentials['line_channel_secret']}")
         self.stdout.write(f"  Brand / branches:   {credentials['brand_slug']} / {', '.join(credentials['branch_codes'])}")
         self.stdout.write(f"  Member codes:       {', '.join(credentials['member_codes'])}")
+        self.stdout.write(f"  Web shop webhook:   POST {base_url}{credentials['webshop_webhook_path']}"
+                          f"  secret {credentials['webshop_secret']}")
+        self.stdout.write(f"  Marketplace import: {base_url}/admin/orders/orderimport/add/"
+                          "  (samples in loyalty/orders/samples/)")

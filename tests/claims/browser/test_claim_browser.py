@@ -23,7 +23,7 @@ from loyalty.services.verification import ledger_mismatches
 from members.models import Member
 from members.services import member_line_login
 from tests import factories
-from tests.browser.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, DEFAULT_TIMEOUT_MS, guard
+from tests.browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, DEFAULT_TIMEOUT_MS, guard
 from tests.liff.conftest import publish
 
 LOGIN_CHANNEL = "1650000077"
