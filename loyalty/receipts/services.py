@@ -246,9 +246,16 @@ def _duplicate_image(receipt: Receipt) -> Receipt | None:
     """An approved, or earlier still-pending, receipt of the brand whose image is (nearly) the same."""
     candidates = Receipt.objects.filter(brand_id=receipt.brand_id).exclude(pk=receipt.pk).filter(
         Q(status=Status.APPROVED) | Q(status__in=Receipt.PENDING, pk__lt=receipt.pk))
-    exact = candidates.filter(Q(sha256=receipt.sha256) | Q(phash=receipt.phash)).order_by("pk").first()
+    exact = candidates.filter(sha256=receipt.sha256).order_by("pk").first()
     if exact is not None:
-        return exact
+        return exact  # the same file: a copy, whatever was read from it
+    if receipt.receipt_number:
+        # Receipts from one till share their layout, so their fingerprints are close: a near-identical
+        # image only counts as a copy of a receipt with the same number (or one whose number was not read).
+        candidates = candidates.filter(Q(receipt_number="") | Q(receipt_number=receipt.receipt_number))
+    same = candidates.filter(phash=receipt.phash).order_by("pk").first()
+    if same is not None:
+        return same
     if connection.vendor == "postgresql":
         column = f'"{Receipt._meta.db_table}"."phash"'
         distance = RawSQL(f"bit_count(('x' || {column})::bit(64) # ('x' || %s)::bit(64))", (receipt.phash,),  # noqa: S611

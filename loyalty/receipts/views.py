@@ -65,7 +65,7 @@ def receipts_page(request, brand: Brand, member: Member):
             return redirect(f"{reverse('liff:receipts', args=[brand.slug])}?uploaded={receipt.pk}")
     rows = _rows(member)
     uploaded = None
-    if request.GET.get("uploaded", "").isdigit():
+    if not error and request.GET.get("uploaded", "").isdigit():
         uploaded = next((row for row in rows if row["receipt"].pk == int(request.GET["uploaded"])), None)
     context = _context(request, brand, member, "receipts", rows=rows, error=error, uploaded=uploaded,
                        upload_key=uuid.uuid4(), max_megabytes=MAX_UPLOAD_BYTES // (1024 * 1024),

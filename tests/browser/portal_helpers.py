@@ -1,7 +1,7 @@
 """Helpers for the LIFF member-portal browser tests (tests/browser/test_portal.py).
 
 - ``phone_session``: a phone-sized, touch, mobile Chromium context on the live server, with
-  the same rule as ``tests/browser/conftest.py``: only 127.0.0.1/localhost is reachable,
+  the same rule as ``tests/browser_support.py``: only 127.0.0.1/localhost is reachable,
   anything else is aborted and recorded in the session's ``outside_requests``.
 - ``liff_sign_in``: the LIFF login as in the LINE app: ``@line/liff-mock`` returns an ID token
   the fake LINE server signed; the page posts it to ``/liff/<brand>/session/`` and reloads.
