@@ -12,6 +12,19 @@ MONEY = {"max_digits": 12, "decimal_places": 2}
 EARN_CHANNELS = [LedgerEntry.Channel.POS, LedgerEntry.Channel.ECOMMERCE, LedgerEntry.Channel.MARKETPLACE]
 
 
+def purchase_time_checked(value):
+    """A purchase time from another system: a little clock skew is fine, the future is not."""
+    if value > timezone.now() + timezone.timedelta(hours=1):
+        raise serializers.ValidationError(_("The purchase time is in the future."))
+    return value
+
+
+def purchase_lines_checked(value):
+    if len(value) > 500:
+        raise serializers.ValidationError(_("At most 500 lines per purchase."))
+    return value
+
+
 class MemberRefSerializer(serializers.Serializer):
     code = serializers.CharField(required=False, max_length=16)
     phone = serializers.CharField(required=False, max_length=32)
@@ -48,14 +61,10 @@ class PurchaseInputSerializer(serializers.Serializer):
         return value
 
     def validate_purchased_at(self, value):
-        if value > timezone.now() + timezone.timedelta(hours=1):
-            raise serializers.ValidationError(_("The purchase time is in the future."))
-        return value
+        return purchase_time_checked(value)
 
     def validate_lines(self, value):
-        if len(value) > 500:
-            raise serializers.ValidationError(_("At most 500 lines per purchase."))
-        return value
+        return purchase_lines_checked(value)
 
 
 class EarnedSerializer(serializers.Serializer):

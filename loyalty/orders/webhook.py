@@ -29,7 +29,7 @@ from rest_framework import serializers
 
 from config.api_errors import VALIDATION_MESSAGE, _flatten, error_body, status_for
 from config.domain import DomainError
-from loyalty.api.serializers import PurchaseLineSerializer
+from loyalty.api.serializers import PurchaseLineSerializer, purchase_lines_checked, purchase_time_checked
 from loyalty.services.earning import LineInput
 
 from .models import ORDER_ID_MAX_LENGTH, ShopIntegration
@@ -100,14 +100,10 @@ class OrderEventSerializer(serializers.Serializer):
     refund_id = serializers.CharField(required=False, max_length=64)
 
     def validate_paid_at(self, value):
-        if value > timezone.now() + timezone.timedelta(hours=1):
-            raise serializers.ValidationError(_("The purchase time is in the future."))
-        return value
+        return purchase_time_checked(value)
 
     def validate_lines(self, value):
-        if len(value) > 500:
-            raise serializers.ValidationError(_("At most 500 lines per purchase."))
-        return value
+        return purchase_lines_checked(value)
 
     def validate(self, attrs):
         if attrs["event"] == PAID:
