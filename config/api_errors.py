@@ -42,13 +42,13 @@ def error_body(code: str, message, fields: dict | None = None) -> dict:
     return {"error": {"code": code, "message": str(message), "fields": fields or {}}}
 
 
-def _flatten(detail):
+def flatten_errors(detail):
     if isinstance(detail, dict):
-        return {key: _flatten(value) for key, value in detail.items()}
+        return {key: flatten_errors(value) for key, value in detail.items()}
     if isinstance(detail, list):
         if all(not isinstance(item, (dict, list)) for item in detail):
             return [str(item) for item in detail]
-        return [_flatten(item) for item in detail]
+        return [flatten_errors(item) for item in detail]
     return [str(detail)]
 
 
@@ -67,7 +67,7 @@ def exception_handler(exc, context):
         return None
     if isinstance(exc, exceptions.ValidationError):
         detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-        response.data = error_body("validation_error", VALIDATION_MESSAGE, _flatten(detail))
+        response.data = error_body("validation_error", VALIDATION_MESSAGE, flatten_errors(detail))
     else:
         response.data = error_body(exc.default_code, exc.detail)
     return response

@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import serializers
 
-from config.api_errors import VALIDATION_MESSAGE, _flatten, error_body, status_for
+from config.api_errors import VALIDATION_MESSAGE, error_body, flatten_errors, status_for
 from config.domain import DomainError
 from loyalty.api.serializers import PurchaseLineSerializer, purchase_lines_checked, purchase_time_checked
 from loyalty.services.earning import LineInput
@@ -180,7 +180,7 @@ def order_webhook(request, integration_id: int):
         return _error("invalid_json", _("The body is not a JSON object."), 400)
     data = OrderEventSerializer(data=payload)
     if not data.is_valid():
-        return _error("validation_error", VALIDATION_MESSAGE, 400, _flatten(data.errors))
+        return _error("validation_error", VALIDATION_MESSAGE, 400, flatten_errors(data.errors))
     values = data.validated_data
     channel, key = order_channel_and_key(integration=integration, order_id=values["order_id"])
     brand = integration.brand
