@@ -155,12 +155,13 @@ def order_paid(*, brand: Brand, channel: str, order_key: str, order: OrderInput,
                             member=purchase.member, points=purchase.points_earned)
     pending = PendingOrder.objects.filter(brand=brand, channel=channel, order_key=order_key).first()
     if pending is None:
-        member = member_match(brand=brand, customer=order.customer, allow_email=allow_email)
-        if member is not None:
-            return _credit(brand=brand, member=member, channel=channel, order_key=order_key, total=total,
-                           lines=order.lines, purchased_at=order.paid_at)
+        # Every paid order gets its PendingOrder row first: it is the row that a paid event and a
+        # refund/cancel event of the same order both lock, so the database decides their race.
         pending, created = _pending_create(brand=brand, channel=channel, order_key=order_key, order=order,
                                            integration=integration, source=source)
+        member = member_match(brand=brand, customer=order.customer, allow_email=allow_email)
+        if member is not None:
+            return pending_order_credit(pending_id=pending.pk, member=member)
         if created:
             return OrderOutcome("pending", created=True, order_key=order_key, pending=pending)
     if pending.status == PendingOrder.Status.CANCELLED:
@@ -174,20 +175,6 @@ def order_paid(*, brand: Brand, channel: str, order_key: str, order: OrderInput,
     if member is not None:
         return pending_order_credit(pending_id=pending.pk, member=member)
     return OrderOutcome("pending", created=False, order_key=order_key, pending=pending)
-
-
-def _credit(*, brand: Brand, member: Member, channel: str, order_key: str, total: Decimal, lines: list[LineInput],
-            purchased_at: datetime) -> OrderOutcome:
-    try:
-        result = purchase_record(brand=brand, member=member, channel=channel, order_id=order_key, total=total,
-                                 lines=lines, purchased_at=purchased_at)
-    except DomainError as error:
-        if error.code != "member_inactive":
-            raise
-        return OrderOutcome("not_credited", created=False, order_key=order_key, member=member,
-                            reason="member_inactive", message=str(error.message))
-    return OrderOutcome("credited", created=result.created, order_key=order_key, purchase=result.purchase,
-                        member=member, points=result.points_earned)
 
 
 def _pending_create(*, brand: Brand, channel: str, order_key: str, order: OrderInput,

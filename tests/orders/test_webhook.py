@@ -352,3 +352,57 @@ def test_the_same_unmatched_webhook_delivered_twice_at_once_keeps_one_pending_or
     shop = shop_integration_create(brand=brand, name="Race shop")
     assert _deliver_concurrently(shop, paid(order_id="RACE-2", phone="0891234567")) == [200, 201]
     assert PendingOrder.objects.filter(brand=brand).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cancel_racing_the_paid_event_never_leaves_points_for_a_cancelled_order(monkeypatch):
+    """The paid event pauses after matching the member while the cancel lands: no points stay."""
+    from django.utils import timezone
+
+    from loyalty.orders import services
+    from loyalty.orders.models import PendingOrder
+    from loyalty.services.verification import ledger_mismatches
+
+    brand = factories.brand_with_program(slug="race-shop")
+    member = factories.MemberFactory(brand=brand, phone="+66812223344")
+    integration = services.shop_integration_create(brand=brand, name="shop")
+    channel, key = services.order_channel_and_key(integration=integration, order_id="W-1")
+    real_match = services.member_match
+    matched, cancelled = threading.Event(), threading.Event()
+
+    def slow_match(**kwargs):
+        found = real_match(**kwargs)
+        if threading.current_thread().name == "paid":
+            matched.set()
+            cancelled.wait(10)
+        return found
+
+    monkeypatch.setattr(services, "member_match", slow_match)
+
+    def paid():
+        try:
+            services.order_paid(brand=brand, channel=channel, order_key=key, integration=integration,
+                                order=services.OrderInput(order_id="W-1", total=Decimal("1000"),
+                                                          paid_at=timezone.now(),
+                                                          customer=services.Customer(phone="+66812223344")))
+        finally:
+            connection.close()
+
+    def cancel():
+        matched.wait(10)
+        try:
+            services.order_refunded(brand=brand, channel=channel, order_key=key, order_id="W-1",
+                                    refund_id="webhook:cancelled", integration=integration)
+        finally:
+            cancelled.set()
+            connection.close()
+
+    threads = [threading.Thread(target=paid, name="paid"), threading.Thread(target=cancel, name="cancel")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert PendingOrder.objects.get(order_key=key).status == PendingOrder.Status.CANCELLED
+    account = PointAccount.objects.filter(member=member).first()
+    assert account is None or account.balance == 0
+    assert ledger_mismatches() == []
