@@ -333,10 +333,14 @@ def _approve_locked(receipt: Receipt, *, staff_user) -> Receipt:
     """
     if receipt.total is None or receipt.receipt_date is None or not receipt.receipt_number or not receipt.store_key:
         raise ReceiptIncomplete()
-    order_id = f"receipt:{receipt.store_key}:{receipt.receipt_number}"[:100]
-    if _duplicate_number(receipt) is not None or Purchase.objects.filter(
-            brand_id=receipt.brand_id, channel=Channel.RECEIPT, order_id=order_id).exists():
+    base_order_id = f"receipt:{receipt.store_key}:{receipt.receipt_number}"[:90]
+    earlier = Purchase.objects.filter(brand_id=receipt.brand_id, channel=Channel.RECEIPT,
+                                      order_id__startswith=base_order_id)
+    if _duplicate_number(receipt) is not None or earlier.exclude(status=Purchase.Status.REFUNDED).exists():
         raise ReceiptDuplicate()
+    # A receipt approved, rejected (its purchase refunded) and approved again earns as a new purchase.
+    attempts = earlier.count()
+    order_id = base_order_id if attempts == 0 else f"{base_order_id}#{attempts + 1}"
     result = purchase_record(
         brand=receipt.brand, member=receipt.member, channel=Channel.RECEIPT, order_id=order_id,
         total=receipt.total, lines=[LineInput(amount=receipt.total, category="receipt")],

@@ -154,6 +154,11 @@ def test_staff_approve_with_corrected_fields_once_and_reject_needs_a_reason(uplo
     assert list(LedgerEntry.objects.order_by("id").values_list("kind", "amount")) == [("earn", 14), ("reverse", -14)]
     with pytest.raises(ReceiptAlreadyDecided):
         receipt_reject(receipt=rejected, reason="again", staff_user=staff)
+    # Staff overrule their rejection: the receipt earns again, as a new purchase, once.
+    again = receipt_approve(receipt=rejected, total=Decimal("350.00"), receipt_date=waiting.receipt_date,
+                            receipt_number="123450-B", branch=ari, staff_user=staff)
+    assert again.status == Status.APPROVED and balance(shopper) == 14
+    assert again.purchase.order_id.endswith("#2")
     assert ledger_mismatches() == []
 
 
