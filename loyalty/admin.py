@@ -10,7 +10,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from config.domain import DomainError
-from members.admin_base import BrandScopedAdmin, ReadOnlyAdmin
+from members.admin_base import BrandScopedAdmin, ReadOnlyAdmin, SameBrandForm
 
 from .models import (
     CashierAction,
@@ -35,17 +35,12 @@ class PointCurrencyAdmin(BrandScopedAdmin):
     list_filter = ["brand"]
 
 
-class EarnRuleForm(forms.ModelForm):
+class EarnRuleForm(SameBrandForm):
+    same_brand = {"currency": _("The currency must belong to the rule's brand.")}
+
     class Meta:
         model = EarnRule
         fields = ["brand", "currency", "name", "spend_amount", "points", "rounding", "minimum_spend", "is_active"]
-
-    def clean(self):
-        cleaned = super().clean()
-        brand, currency = cleaned.get("brand"), cleaned.get("currency")
-        if brand and currency and currency.brand_id != brand.pk:
-            self.add_error("currency", _("The currency must belong to the rule's brand."))
-        return cleaned
 
 
 @admin.register(EarnRule)
@@ -168,7 +163,8 @@ class PurchaseRefundAdmin(ReadOnlyAdmin):
     list_filter = ["purchase__brand"]
 
 
-class RewardForm(forms.ModelForm):
+class RewardForm(SameBrandForm):
+    same_brand = {"currency": _("The currency must belong to the reward's brand.")}
     add_stock = forms.IntegerField(
         label=_("Add to stock"), required=False, min_value=-1_000_000, max_value=1_000_000,
         help_text=_("Added to (or, negative, taken from) the stock as it is when you save; redemptions in "
@@ -180,14 +176,6 @@ class RewardForm(forms.ModelForm):
         fields = ["brand", "currency", "name", "name_en", "description", "points_cost", "value_thb", "stock",
                   "is_active", "starts_at", "ends_at", "coupon_valid_days"]
 
-    def clean(self):
-        cleaned = super().clean()
-        # On the change form the brand is read-only, so it is not in cleaned_data.
-        brand = cleaned.get("brand") or (self.instance.brand if self.instance.pk else None)
-        currency = cleaned.get("currency")
-        if brand and currency and currency.brand_id != brand.pk:
-            self.add_error("currency", _("The currency must belong to the reward's brand."))
-        return cleaned
 
 
 @admin.register(Reward)

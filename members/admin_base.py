@@ -4,12 +4,31 @@ Subclasses name the path to the brand (``brand_path``); querysets, foreign-key c
 and object access are filtered here once, so no admin page can forget it.
 """
 
+from django import forms
 from django.contrib import admin
 
 from members.models import Branch, Brand, Member
 from members.selectors import brand_ids_for_user
 
 BRAND_SCOPED_FOREIGN_KEYS = {Brand: "pk__in", Branch: "brand_id__in", Member: "brand_id__in"}
+
+
+class SameBrandForm(forms.ModelForm):
+    """A ModelForm whose related rows in ``same_brand`` ({field: error message}) must be of the row's brand.
+
+    The brand comes from the form, or from the saved row when the brand is read-only (change forms).
+    """
+
+    same_brand: dict = {}
+
+    def clean(self):
+        cleaned = super().clean()
+        brand = cleaned.get("brand") or (self.instance.brand if self.instance.pk else None)
+        for name, message in self.same_brand.items():
+            related = cleaned.get(name)
+            if brand and related and related.brand_id != brand.pk:
+                self.add_error(name, message)
+        return cleaned
 
 
 class BrandScopedAdmin(admin.ModelAdmin):

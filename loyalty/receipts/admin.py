@@ -18,7 +18,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from config.domain import DomainError
-from members.admin_base import BrandScopedAdmin
+from members.admin_base import BrandScopedAdmin, SameBrandForm
 from members.models import Branch
 
 from .models import Receipt, ReceiptRule, ReceiptStore
@@ -48,18 +48,12 @@ class ReceiptRuleAdmin(BrandScopedAdmin):
         return ["brand"] if obj else []
 
 
-class ReceiptStoreForm(forms.ModelForm):
+class ReceiptStoreForm(SameBrandForm):
+    same_brand = {"branch": _("The branch must belong to the store's brand.")}
+
     class Meta:
         model = ReceiptStore
         fields = ["brand", "name", "aliases", "branch", "is_active"]
-
-    def clean(self):
-        cleaned = super().clean()
-        brand = cleaned.get("brand") or (self.instance.brand if self.instance.pk else None)
-        branch = cleaned.get("branch")
-        if brand and branch and branch.brand_id != brand.pk:
-            self.add_error("branch", _("The branch must belong to the store's brand."))
-        return cleaned
 
 
 @admin.register(ReceiptStore)
