@@ -204,8 +204,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
-    # 10:00 Bangkok: remind members whose points expire within a week (one reminder per expiry day).
-    "notify-expiring-points": {"task": "messaging.tasks.notify_expiring_points", "schedule": crontab(hour=10, minute=0)},
+    # Nightly loyalty jobs (Bangkok time), set-based, idempotent per day (loyalty.services.expiry / .tiers).
+    "expire-points": {"task": "loyalty.expiry_tasks.expire_points", "schedule": crontab(hour=0, minute=5)},
+    "review-tiers": {"task": "loyalty.tasks.review_tiers", "schedule": crontab(hour=0, minute=30)},
+    # 10:00 Bangkok: remind members whose points expire soon (per currency; one reminder per expiry day).
+    "remind-expiring-points": {"task": "loyalty.expiry_tasks.remind_expiring_points",
+                               "schedule": crontab(hour=10, minute=0)},
     "award-birthday-points": {"task": "loyalty.activity.tasks.award_birthdays", "schedule": crontab(hour=8, minute=0)},
     # hourly safety net for a registration that raced an order
     "sweep-pending-orders": {"task": "loyalty.orders.tasks.sweep_pending_orders", "schedule": crontab(minute=20)},

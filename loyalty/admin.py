@@ -31,7 +31,7 @@ from .services.redemption import reward_restock
 
 @admin.register(PointCurrency)
 class PointCurrencyAdmin(BrandScopedAdmin):
-    list_display = ["code", "name", "brand", "is_default", "validity_days", "point_value"]
+    list_display = ["code", "name", "brand", "is_default", "expiry_policy", "expiry_period", "point_value"]
     list_filter = ["brand"]
 
 
@@ -40,13 +40,14 @@ class EarnRuleForm(SameBrandForm):
 
     class Meta:
         model = EarnRule
-        fields = ["brand", "currency", "name", "spend_amount", "points", "rounding", "minimum_spend", "is_active"]
+        fields = ["brand", "currency", "name", "branch", "channel", "category", "sku", "spend_amount", "points",
+                  "minimum_spend", "is_active"]
 
 
 @admin.register(EarnRule)
 class EarnRuleAdmin(BrandScopedAdmin):
     form = EarnRuleForm
-    list_display = ["__str__", "brand", "rounding", "minimum_spend", "is_active"]
+    list_display = ["__str__", "brand", "minimum_spend", "is_active"]
     list_filter = ["brand", "is_active"]
 
 
@@ -234,3 +235,6 @@ class CashierActionAdmin(ReadOnlyAdmin):
     search_fields = ["cashier__username", "member__code", "member__phone", "request_key"]
     list_select_related = ["cashier", "branch", "member"]
     date_hierarchy = "created_at"
+
+
+from . import admin_expiry, admin_rules, admin_tiers  # noqa: E402, F401 - register their ModelAdmins

@@ -3,3 +3,6 @@ from django.apps import AppConfig
 
 class LoyaltyConfig(AppConfig):
     name = "loyalty"
+
+    def ready(self) -> None:
+        from . import expiry_tasks  # noqa: F401 - registers the expiry Celery tasks (tasks.py holds the tier ones)

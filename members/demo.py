@@ -120,7 +120,7 @@ def demo_seed() -> dict:
     ]
     currency, _ = PointCurrency.objects.get_or_create(
         brand=brand, code="points",
-        defaults={"name": "แต้ม · Points", "is_default": True, "validity_days": 365, "point_value": Decimal("0.25")},
+        defaults={"name": "แต้ม · Points", "is_default": True, "expiry_policy": "year_end", "expiry_period": 1, "point_value": Decimal("0.25")},
     )
     EarnRule.objects.get_or_create(
         brand=brand, currency=currency, is_active=True,

@@ -866,3 +866,9 @@ TH = {
     'You may not import orders.': 'คุณไม่มีสิทธิ์นำเข้าคำสั่งซื้อ',
     '%(count)d imports queued again.': 'นำเข้า %(count)d รายการเข้าคิวอีกครั้งแล้ว',
 }
+
+# Each area of work keeps its own file (th_translations_<area>.py with a TH dict); merged here.
+for _extra in sorted(__import__("pathlib").Path(__file__).parent.glob("th_translations_*.py")):
+    _namespace: dict = {}
+    exec(compile(_extra.read_text(encoding="utf-8"), str(_extra), "exec"), _namespace)
+    TH.update(_namespace["TH"])

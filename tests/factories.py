@@ -57,7 +57,9 @@ def brand_with_program(slug: str = "acme", name: str = "Acme Coffee", validity_d
     """A brand with a default currency, the rule 25 THB = 1 point (round down) and a branch."""
     brand = BrandFactory(slug=slug, name=name)
     currency, _ = PointCurrency.objects.get_or_create(
-        brand=brand, code="points", defaults={"name": "Points", "is_default": True, "validity_days": validity_days}
+        brand=brand, code="points", defaults={"name": "Points", "is_default": True,
+                  "expiry_policy": "days" if validity_days is not None else "never",
+                  "expiry_period": validity_days or 0}
     )
     EarnRule.objects.get_or_create(brand=brand, currency=currency, is_active=True,
                                    defaults={"spend_amount": Decimal("25"), "points": 1})

@@ -31,14 +31,30 @@ class PointCurrency(models.Model):
     code = models.SlugField(_("code"), max_length=32)
     name = models.CharField(_("name"), max_length=100)
     is_default = models.BooleanField(_("default currency"), default=False)
-    validity_days = models.PositiveIntegerField(
-        _("validity (days)"),
-        null=True,
-        blank=True,
-        help_text=_("Points expire at the end of this many days after they are earned (Bangkok time). Empty: never."),
+    class ExpiryPolicy(models.TextChoices):
+        NEVER = "never", _("Never expire")
+        DAYS = "days", _("N days after earning")
+        MONTHS = "months", _("N months after earning")
+        YEAR_END = "year_end", _("End of the calendar year earned, plus N years")
+
+    expiry_policy = models.CharField(_("points expire"), max_length=16, choices=ExpiryPolicy.choices,
+                                     default=ExpiryPolicy.NEVER)
+    expiry_period = models.PositiveIntegerField(
+        _("N"), default=0,
+        help_text=_("Days or months after earning, or years after the year earned (0: that year's end). "
+                    "Points expire at midnight Bangkok time after the last valid day."),
+    )
+    reminder_days = models.PositiveIntegerField(
+        _("remind before expiry (days)"), default=7,
+        help_text=_("Members get one LINE reminder this many days before points expire. 0: no reminder."),
     )
     point_value = models.DecimalField(
-        _("value of one point (THB)"), max_digits=12, decimal_places=4, default=Decimal("0")
+        _("cost of one point (THB)"), max_digits=12, decimal_places=4, default=Decimal("0"),
+        help_text=_("Used to value outstanding points (liability)."),
+    )
+    shared_with = models.ManyToManyField(
+        "members.Brand", blank=True, related_name="shared_currencies", verbose_name=_("shared with brands"),
+        help_text=_("Other brands of the same company whose members earn and spend this currency too."),
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

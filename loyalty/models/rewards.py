@@ -41,6 +41,10 @@ class Reward(models.Model):
     starts_at = models.DateTimeField(_("available from"), null=True, blank=True)
     ends_at = models.DateTimeField(_("available until"), null=True, blank=True)
     coupon_valid_days = models.PositiveIntegerField(_("coupon valid (days)"), default=30)
+    min_tier = models.ForeignKey(
+        "loyalty.Tier", on_delete=models.PROTECT, null=True, blank=True, related_name="rewards",
+        verbose_name=_("for tier and above"), help_text=_("Only members of this tier or a higher one. Empty: all."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

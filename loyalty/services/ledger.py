@@ -16,7 +16,8 @@ account, and never call the network inside the transaction.
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+import calendar
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
@@ -50,17 +51,40 @@ class Source:
 BANGKOK = ZoneInfo("Asia/Bangkok")
 
 
+def _add_months(day: date, months: int) -> date:
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
 def lot_expiry(*, currency: PointCurrency, earned_at: datetime) -> datetime | None:
-    """End of the Bangkok day ``validity_days`` after ``earned_at``; None when points never expire."""
-    if currency.validity_days is None:
+    """When points earned at ``earned_at`` expire under the currency's policy (None: never).
+
+    Points are valid through the last valid day and expire at the following midnight,
+    Bangkok time: N days or N months after the day earned (a month end clamps: 31 Jan + 1
+    month is 28/29 Feb), or 31 December of the year earned plus N.
+    """
+    policy = currency.expiry_policy
+    if policy == PointCurrency.ExpiryPolicy.NEVER:
         return None
-    last_day = timezone.localtime(earned_at, BANGKOK).date() + timedelta(days=currency.validity_days)
+    earned_on = timezone.localtime(earned_at, BANGKOK).date()
+    if policy == PointCurrency.ExpiryPolicy.DAYS:
+        last_day = earned_on + timedelta(days=currency.expiry_period)
+    elif policy == PointCurrency.ExpiryPolicy.MONTHS:
+        last_day = _add_months(earned_on, currency.expiry_period)
+    else:
+        last_day = date(earned_on.year + currency.expiry_period, 12, 31)
     return datetime.combine(last_day + timedelta(days=1), time.min, tzinfo=BANGKOK)
 
 
+def currency_usable_by(currency: PointCurrency, brand_id: int) -> bool:
+    """The owning brand and the brands it shares the currency with earn and spend it."""
+    return currency.brand_id == brand_id or currency.shared_with.filter(pk=brand_id).exists()
+
+
 def account_get_or_create(*, member, currency: PointCurrency) -> PointAccount:
-    if currency.brand_id != member.brand_id:
-        raise ValueError(f"currency {currency.pk} belongs to another brand than member {member.pk}")
+    if currency.brand_id != member.brand_id and not currency_usable_by(currency, member.brand_id):
+        raise ValueError(f"currency {currency.pk} is not used by the brand of member {member.pk}")
     account, _created = PointAccount.objects.get_or_create(
         member=member, currency=currency, defaults={"brand_id": member.brand_id}
     )
@@ -180,28 +204,38 @@ def _consume_lots(account: PointAccount, entry: LedgerEntry, points: int, prefer
     LotAllocation.objects.bulk_create(allocations)
 
 
-def lots_expire_due(locked: PointAccount, now: datetime | None = None) -> None:
-    """Expire every lot of ``locked`` whose expiry has passed.
+def expire_key(account_id: int, first_lot_id: int) -> str:
+    """One expire entry per account and run, named by the first lot it closes (a lot closes once)."""
+    return f"expire:{account_id}:{first_lot_id}"
+
+
+def lots_expire_due(locked: PointAccount, now: datetime | None = None) -> LedgerEntry | None:
+    """Expire every lot of ``locked`` whose expiry has passed, as one expire entry.
 
     The caller holds ``SELECT ... FOR UPDATE`` on the account (and passes that instance,
-    whose ``balance`` this keeps current).
+    whose ``balance`` this keeps current). The nightly job
+    (``loyalty.services.expiry``) writes the same entry set-based for many accounts.
     """
     now = now or timezone.now()
     due = list(
         PointLot.objects.select_for_update()
         .filter(account=locked, remaining__gt=0, expires_at__lte=now)
-        .order_by("expires_at", "id")
+        .order_by("id")
     )
-    for lot in due:
-        _write(
-            locked,
-            amount=-lot.remaining,
-            kind=Kind.EXPIRE,
-            idempotency_key=f"expire:{lot.pk}",
-            source=Source(channel=Channel.SYSTEM, reverses=None, reference=f"lot {lot.pk}"),
-            expires_at=None,
-            prefer_lot=lot,
-        )
+    if not due:
+        return None
+    points = sum(lot.remaining for lot in due)
+    locked.balance -= points
+    entry = LedgerEntry.objects.create(
+        brand_id=locked.brand_id, account=locked, kind=Kind.EXPIRE, channel=Channel.SYSTEM, amount=-points,
+        balance_after=locked.balance, idempotency_key=expire_key(locked.pk, due[0].pk),
+        reference=f"{len(due)} lot(s)", details={"lots": [lot.pk for lot in due]},
+    )
+    LotAllocation.objects.bulk_create(LotAllocation(entry=entry, lot=lot, amount=lot.remaining) for lot in due)
+    PointLot.objects.filter(pk__in=[lot.pk for lot in due]).update(remaining=0)
+    PointAccount.objects.filter(pk=locked.pk).update(balance=F("balance") - points, updated_at=timezone.now())
+    events.emit(events.POINTS_POSTED, entry_id=entry.pk, account_id=locked.pk, amount=-points, kind=Kind.EXPIRE)
+    return entry
 
 
 def points_expire_account(*, account: PointAccount, now: datetime | None = None) -> int:

@@ -1,0 +1,1 @@
+"""Admin for expiry (issue 7)."""

@@ -1,0 +1,1 @@
+"""Admin for tiers (issue 7)."""

@@ -1,0 +1,1 @@
+"""Celery tasks for point expiry and reminders (issue 7)."""

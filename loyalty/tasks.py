@@ -1,0 +1,1 @@
+"""Celery tasks for tiers (issue 7)."""
