@@ -869,6 +869,4 @@ TH = {
 
 # Each area of work keeps its own file (th_translations_<area>.py with a TH dict); merged here.
 for _extra in sorted(__import__("pathlib").Path(__file__).parent.glob("th_translations_*.py")):
-    _namespace: dict = {}
-    exec(compile(_extra.read_text(encoding="utf-8"), str(_extra), "exec"), _namespace)
-    TH.update(_namespace["TH"])
+    TH.update(__import__("importlib").import_module(_extra.stem).TH)

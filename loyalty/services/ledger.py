@@ -15,8 +15,8 @@ Callers that must lock several rows lock the purchase/reward row first, then the
 account, and never call the network inside the transaction.
 """
 
-from dataclasses import dataclass, field
 import calendar
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
