@@ -6,6 +6,7 @@ and object access are filtered here once, so no admin page can forget it.
 
 from django import forms
 from django.contrib import admin
+from django.db.models import Q
 
 from members.models import Branch, Brand, Member
 from members.selectors import brand_ids_for_user
@@ -26,9 +27,29 @@ class SameBrandForm(forms.ModelForm):
         brand = cleaned.get("brand") or (self.instance.brand if self.instance.pk else None)
         for name, message in self.same_brand.items():
             related = cleaned.get(name)
-            if brand and related and related.brand_id != brand.pk:
+            if brand and related and not _belongs_to(related, brand.pk):
                 self.add_error(name, message)
         return cleaned
+
+
+def _belongs_to(row, brand_id: int) -> bool:
+    """The row is the brand's own, or (a group currency) shared with the brand."""
+    if row.brand_id == brand_id:
+        return True
+    shared = getattr(row, "shared_with", None)
+    return shared is not None and shared.filter(pk=brand_id).exists()
+
+
+def _scoped_choices(related, brand_ids):
+    """Rows of ``related`` a user of ``brand_ids`` may pick; None when the model isn't brand-owned."""
+    if related in BRAND_SCOPED_FOREIGN_KEYS:
+        return related._default_manager.filter(**{BRAND_SCOPED_FOREIGN_KEYS[related]: brand_ids})
+    if not any(f.name == "brand" for f in related._meta.fields):
+        return None
+    choices = Q(brand_id__in=brand_ids)
+    if any(f.name == "shared_with" for f in related._meta.many_to_many):
+        choices |= Q(shared_with__in=brand_ids)
+    return related._default_manager.filter(choices).distinct()
 
 
 class BrandScopedAdmin(admin.ModelAdmin):
@@ -65,21 +86,17 @@ class BrandScopedAdmin(admin.ModelAdmin):
         )
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
-        related = db_field.related_model
-        if not request.user.is_superuser and related in BRAND_SCOPED_FOREIGN_KEYS:
-            kwargs["queryset"] = related._default_manager.filter(
-                **{BRAND_SCOPED_FOREIGN_KEYS[related]: brand_ids_for_user(request.user)}
-            )
+        if not request.user.is_superuser:
+            choices = _scoped_choices(db_field.related_model, brand_ids_for_user(request.user))
+            if choices is not None:
+                kwargs["queryset"] = choices
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        related = db_field.related_model
         if not request.user.is_superuser:
-            brand_ids = brand_ids_for_user(request.user)
-            if related in BRAND_SCOPED_FOREIGN_KEYS:
-                kwargs["queryset"] = related._default_manager.filter(**{BRAND_SCOPED_FOREIGN_KEYS[related]: brand_ids})
-            elif any(f.name == "brand" for f in related._meta.fields):
-                kwargs["queryset"] = related._default_manager.filter(brand_id__in=brand_ids)
+            choices = _scoped_choices(db_field.related_model, brand_ids_for_user(request.user))
+            if choices is not None:
+                kwargs["queryset"] = choices
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 

@@ -18,7 +18,7 @@ from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from django.utils import timezone
 
-from loyalty.models import EarnRule, PointCurrency, Reward
+from loyalty.models import EarnPolicy, EarnRule, PointCurrency, Promotion, Reward, Tier, TierProgram
 from loyalty.services.earning import LineInput, purchase_record, purchase_refund
 from loyalty.services.ledger import Channel
 from loyalty.services.redemption import reward_redeem
@@ -102,6 +102,39 @@ def _demo_profile_fields(brand: Brand) -> None:
                     {"value": "email", "th": "อีเมล", "en": "E-mail"}]})
 
 
+DEMO_TIERS = [  # code, Thai, English, rank, spend per calendar year, multiplier, birthday bonus, colour
+    ("silver", "ซิลเวอร์", "Silver", 1, "0", "1", 0, "#9aa3ad"),
+    ("gold", "โกลด์", "Gold", 2, "5000", "1.5", 100, "#c9a227"),
+    ("platinum", "แพลทินัม", "Platinum", 3, "20000", "2", 300, "#5b6b7a"),
+]
+
+
+def _demo_program(brand: Brand, currency: PointCurrency) -> dict:
+    """Tiers on yearly spend, an earn policy, a category override and two promotions."""
+    EarnPolicy.objects.get_or_create(brand=brand)
+    TierProgram.objects.get_or_create(brand=brand, defaults={"metric": TierProgram.Metric.SPEND, "grace_days": 30})
+    tiers = {}
+    for code, name, name_en, rank, threshold, multiplier, birthday, color in DEMO_TIERS:
+        tiers[code], _ = Tier.objects.get_or_create(brand=brand, code=code, defaults={
+            "name": name, "name_en": name_en, "rank": rank, "threshold": Decimal(threshold),
+            "earn_multiplier": Decimal(multiplier), "birthday_bonus": birthday, "color": color,
+            "benefits": f"สะสมแต้ม x{multiplier}" + (f" · วันเกิดรับ {birthday} แต้ม" if birthday else ""),
+            "benefits_en": f"Earn x{multiplier} points" + (f" · {birthday} birthday points" if birthday else ""),
+        })
+    EarnRule.objects.get_or_create(brand=brand, currency=currency, category="bakery", is_active=True,
+                                   defaults={"name": "Bakery: 20 THB = 1 point", "spend_amount": Decimal("20"),
+                                             "points": 1})
+    start = timezone.now().replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
+    Promotion.objects.get_or_create(brand=brand, name="Happy Monday x2", defaults={
+        "currency": currency, "kind": Promotion.Kind.MULTIPLIER, "multiplier": Decimal("2"), "weekdays": "0",
+        "starts_at": start, "ends_at": start + timedelta(days=730), "cap_per_bill": 200})
+    Promotion.objects.get_or_create(brand=brand, name="+50 points on bills of 500 THB", defaults={
+        "currency": currency, "kind": Promotion.Kind.BILL_BONUS, "bonus_points": 50, "minimum_bill": Decimal("500"),
+        "starts_at": start, "ends_at": start + timedelta(days=730), "cap_per_member": 150,
+        "cap_period": Promotion.CapPeriod.MONTH})
+    return tiers
+
+
 @transaction.atomic
 def demo_seed() -> dict:
     brand, _ = Brand.objects.get_or_create(slug=DEMO_SLUG, defaults={"name": "Taem Demo Café · แต้มคาเฟ่"})
@@ -126,6 +159,7 @@ def demo_seed() -> dict:
         brand=brand, currency=currency, is_active=True,
         defaults={"name": "25 THB = 1 point", "spend_amount": Decimal("25"), "points": 1},
     )
+    tiers = _demo_program(brand, currency)
     rewards = [
         Reward.objects.get_or_create(brand=brand, name=name, defaults={
             "name_en": name_en, "currency": currency, "points_cost": cost, "stock": stock, "value_thb": value,
@@ -136,6 +170,9 @@ def demo_seed() -> dict:
             ("กระเป๋าผ้า Taem", "Taem tote bag", 500, 20, Decimal("250")),
         )
     ]
+    Reward.objects.get_or_create(brand=brand, name="เซ็ตเบเกอรี่พรีเมียม (โกลด์ขึ้นไป)", defaults={
+        "name_en": "Premium bakery set (Gold and above)", "currency": currency, "points_cost": 300, "stock": 50,
+        "value_thb": Decimal("180"), "min_tier": tiers["gold"]})
 
     User = get_user_model()
     password = derived_secret("staff-password", 16)
