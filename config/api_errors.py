@@ -16,6 +16,7 @@ STATUS_BY_CODE = {
     "insufficient_points": status.HTTP_422_UNPROCESSABLE_ENTITY,
     "reward_inactive": status.HTTP_422_UNPROCESSABLE_ENTITY,
     "reward_out_of_stock": status.HTTP_409_CONFLICT,
+    "reward_tier_required": status.HTTP_403_FORBIDDEN,
     "coupon_expired": status.HTTP_422_UNPROCESSABLE_ENTITY,
     "coupon_cancelled": status.HTTP_422_UNPROCESSABLE_ENTITY,
     "member_inactive": status.HTTP_403_FORBIDDEN,

@@ -211,6 +211,7 @@ CELERY_BEAT_SCHEDULE = {
     "remind-expiring-points": {"task": "loyalty.expiry_tasks.remind_expiring_points",
                                "schedule": crontab(hour=10, minute=0)},
     "award-birthday-points": {"task": "loyalty.activity.tasks.award_birthdays", "schedule": crontab(hour=8, minute=0)},
+    "award-tier-birthday-bonuses": {"task": "loyalty.tasks.award_tier_birthdays", "schedule": crontab(hour=8, minute=5)},
     # hourly safety net for a registration that raced an order
     "sweep-pending-orders": {"task": "loyalty.orders.tasks.sweep_pending_orders", "schedule": crontab(minute=20)},
 }

@@ -156,7 +156,7 @@ def preview(request, branch: Branch):
                                        "fields": {"amount": [_("Enter an amount in baht.")]}}}, status=400)
     return JsonResponse({"amount": str(amount), "points": [
         {"currency": currency.code, "name": currency.name, "points": points}
-        for currency, points in points_preview(brand=branch.brand, total=amount)]})
+        for currency, points in points_preview(brand=branch.brand, total=amount, branch=branch)]})
 
 
 @require_POST

@@ -232,9 +232,24 @@ def consents(request, brand: Brand, member: Member):
 @member_page("card")
 def member_card(request, brand: Brand, member: Member):
     token = card.card_token(member)
+    tier_status = loyalty_selectors.member_tier_status(member=member)
     return render(request, "liff_frontend/card.html", _context(
         request, brand, member, "card", balances=loyalty_selectors.member_balances(member=member),
-        qr=card.qr_svg(token), rotate_seconds=card.ROTATE_SECONDS, welcome=request.GET.get("welcome") == "1"))
+        qr=card.qr_svg(token), rotate_seconds=card.ROTATE_SECONDS, welcome=request.GET.get("welcome") == "1",
+        tier_status=tier_status, tier_next_step=tier_status.next_step(member.language) if tier_status else ""))
+
+
+@member_page("tier")
+def tier(request, brand: Brand, member: Member):
+    """The member's tier, what the next one needs and by when, and every tier with its benefits."""
+    status = loyalty_selectors.member_tier_status(member=member)
+    rows = [{"tier": t, "name": t.label(member.language), "benefits": t.benefits_text(member.language),
+             "multiplier": f"{t.earn_multiplier.normalize():f}",
+             "current": status.tier is not None and t.pk == status.tier.pk} for t in status.tiers] if status else []
+    return render(request, "liff_frontend/tier.html", _context(
+        request, brand, member, "tier", status=status, rows=rows,
+        tier_name=status.tier.label(member.language) if status and status.tier else "",
+        next_step=status.next_step(member.language) if status else ""))
 
 
 @member_page("card")
@@ -256,8 +271,9 @@ def points(request, brand: Brand, member: Member):
 @member_page("rewards")
 def rewards(request, brand: Brand, member: Member):
     balances = {account.currency_id: account.balance for account in loyalty_selectors.member_balances(member=member)}
-    items = [(reward, balances.get(reward.currency_id, 0) >= reward.points_cost, reward.stock == 0)
-             for reward in loyalty_selectors.rewards_available(brand=brand)]
+    items = [(reward, balances.get(reward.currency_id, 0) >= reward.points_cost, reward.stock == 0,
+              "" if unlocked else reward.min_tier.label(member.language))
+             for reward, unlocked in loyalty_selectors.rewards_for_member(member=member)]
     return render(request, "liff_frontend/rewards.html", _context(request, brand, member, "rewards", items=items,
                                                                  balances=balances))
 

@@ -12,6 +12,7 @@ urlpatterns = [
     path("<slug:brand_slug>/card/", portal.member_card, name="card"),
     path("<slug:brand_slug>/card/qr/", portal.member_card_qr, name="card-qr"),
     path("<slug:brand_slug>/points/", portal.points, name="points"),
+    path("<slug:brand_slug>/tier/", portal.tier, name="tier"),
     path("<slug:brand_slug>/rewards/", portal.rewards, name="rewards"),
     path("<slug:brand_slug>/rewards/<int:reward_id>/redeem/", portal.reward_redeem_page, name="redeem"),
     path("<slug:brand_slug>/coupons/", portal.coupons, name="coupons"),

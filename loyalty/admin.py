@@ -15,7 +15,6 @@ from members.admin_base import BrandScopedAdmin, ReadOnlyAdmin, SameBrandForm
 from .models import (
     CashierAction,
     Coupon,
-    EarnRule,
     LedgerEntry,
     PointAccount,
     PointCurrency,
@@ -33,22 +32,6 @@ from .services.redemption import reward_restock
 class PointCurrencyAdmin(BrandScopedAdmin):
     list_display = ["code", "name", "brand", "is_default", "expiry_policy", "expiry_period", "point_value"]
     list_filter = ["brand"]
-
-
-class EarnRuleForm(SameBrandForm):
-    same_brand = {"currency": _("The currency must belong to the rule's brand.")}
-
-    class Meta:
-        model = EarnRule
-        fields = ["brand", "currency", "name", "branch", "channel", "category", "sku", "spend_amount", "points",
-                  "minimum_spend", "is_active"]
-
-
-@admin.register(EarnRule)
-class EarnRuleAdmin(BrandScopedAdmin):
-    form = EarnRuleForm
-    list_display = ["__str__", "brand", "minimum_spend", "is_active"]
-    list_filter = ["brand", "is_active"]
 
 
 class AdjustmentForm(forms.Form):
@@ -165,7 +148,8 @@ class PurchaseRefundAdmin(ReadOnlyAdmin):
 
 
 class RewardForm(SameBrandForm):
-    same_brand = {"currency": _("The currency must belong to the reward's brand.")}
+    same_brand = {"currency": _("The currency must belong to the reward's brand."),
+                  "min_tier": _("The tier must belong to the reward's brand.")}
     add_stock = forms.IntegerField(
         label=_("Add to stock"), required=False, min_value=-1_000_000, max_value=1_000_000,
         help_text=_("Added to (or, negative, taken from) the stock as it is when you save; redemptions in "
@@ -175,7 +159,7 @@ class RewardForm(SameBrandForm):
     class Meta:
         model = Reward
         fields = ["brand", "currency", "name", "name_en", "description", "points_cost", "value_thb", "stock",
-                  "is_active", "starts_at", "ends_at", "coupon_valid_days"]
+                  "min_tier", "is_active", "starts_at", "ends_at", "coupon_valid_days"]
 
 
 

@@ -6,3 +6,4 @@ class LoyaltyConfig(AppConfig):
 
     def ready(self) -> None:
         from . import expiry_tasks  # noqa: F401 - registers the expiry Celery tasks (tasks.py holds the tier ones)
+        from .services import tiers  # noqa: F401 - subscribes the upgrade-on-purchase handler

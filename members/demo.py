@@ -156,7 +156,7 @@ def demo_seed() -> dict:
         defaults={"name": "แต้ม · Points", "is_default": True, "expiry_policy": "year_end", "expiry_period": 1, "point_value": Decimal("0.25")},
     )
     EarnRule.objects.get_or_create(
-        brand=brand, currency=currency, is_active=True,
+        brand=brand, currency=currency, is_active=True, branch=None, channel="", category="", sku="",
         defaults={"name": "25 THB = 1 point", "spend_amount": Decimal("25"), "points": 1},
     )
     tiers = _demo_program(brand, currency)

@@ -39,6 +39,7 @@ COMMANDS = {
                 "my points"},
     "coupons": {"คูปอง", "คูปองของฉัน", "coupon", "coupons", "my coupons"},
     "card": {"บัตรสมาชิก", "บัตร", "card", "member card", "my card"},
+    "tier": {"ระดับ", "สถานะ", "ระดับสมาชิก", "ระดับของฉัน", "สถานะสมาชิก", "tier", "my tier", "status", "level"},
     "help": {"help", "ช่วยเหลือ", "วิธีใช้", "เมนู", "menu", "?"},
 }
 
@@ -131,6 +132,8 @@ def answer_command(member: Member, command: str) -> tuple[str, list[dict]]:
         return flex.coupons(member, list(loyalty_selectors.member_coupons_active(member=member)[:10]))
     if command == "card":
         return flex.member_card(member, loyalty_selectors.member_balances(member=member))
+    if command == "tier":
+        return flex.tier_card(member, loyalty_selectors.member_tier_status(member=member))
     return flex.help_message(member)
 
 

@@ -153,11 +153,62 @@ def points_expiring(member, *, points: int, expires_at) -> tuple[str, list[dict]
             _button(_("Rewards"), uri=liff_url(member.brand, "rewards"))]))]
 
 
-def tier_changed(member, *, old_tier: str, new_tier: str) -> tuple[str, list[dict]]:
+def _tier_rows(member, status) -> list[dict]:
+    """The member's tier, its benefits, when it is reviewed and what the next tier needs."""
+    language = member.language
+    rows = []
+    tier = status.tier if status else None
+    if tier is not None:
+        benefits = tier.benefits_text(language)
+        if tier.earn_multiplier > 1:
+            rows.append(_row(_("Points"), _("×%(multiplier)s on every purchase") % {
+                "multiplier": f"{tier.earn_multiplier.normalize():f}"}))
+        if tier.birthday_bonus:
+            rows.append(_row(_("Birthday"), _("%(points)s bonus points") % {"points": f"{tier.birthday_bonus:,}"}))
+        if benefits:
+            rows.append(_text(benefits, size="sm"))
+    if status is not None and status.review_date and tier is not None:
+        rows.append(_row(_("Reviewed on"), formats.date_format(status.review_date, "j M Y")))
+    if status is not None and status.grace_until:
+        rows.append(_text(_("Grace period until %(date)s: qualify again to keep your tier.") % {
+            "date": formats.date_format(timezone.localtime(status.grace_until).date(), "j M Y")},
+            color="#D93025", size="sm"))
+    step = status.next_step(language) if status else ""
+    if step:
+        rows.append(_text(step, size="sm", weight="bold"))
+    return rows
+
+
+def tier_card(member, status) -> tuple[str, list[dict]]:
+    """The member's tier card (chat command "tier"/"ระดับ"): ``status`` is a ``TierStatus`` or None."""
     with translation.override(member.language):
-        text = _("Your tier changed from %(old)s to %(new)s.") % {"old": old_tier, "new": new_tier}
-        return "tier_changed", [_flex(text, _bubble(_("Your tier"), [_text(text)], [
-            _button(_("My benefits"), uri=liff_url(member.brand, "card"))]))]
+        if status is None:
+            text = _("%(brand)s has no membership tiers yet.") % {"brand": member.brand.name}
+            return "tier_none", [_flex(text, _bubble(_("My tier"), [_text(text)]))]
+        tier = status.tier
+        name = tier.label(member.language) if tier else _("No tier yet")
+        alt = _("Your tier: %(tier)s") % {"tier": name}
+        header = [_text(name, weight="bold", size="xl", color=tier.color if tier else "#888888")]
+        return "tier_card", [_flex(alt, _bubble(_("My tier"), header + _tier_rows(member, status), [
+            _button(_("Tiers and benefits"), uri=liff_url(member.brand, "tier"))]))]
+
+
+def tier_changed(member, *, kind: str, old_tier, new_tier, status=None) -> tuple[str, list[dict]]:
+    """A tier change (upgrade, downgrade, lapse, staff change): the new tier, its benefits, what next."""
+    with translation.override(member.language):
+        new_name = new_tier.label(member.language) if new_tier else ""
+        old_name = old_tier.label(member.language) if old_tier else ""
+        if kind == "upgrade":
+            text = _("Congratulations! You are now %(new)s.") % {"new": new_name}
+        elif kind == "lapse" or new_tier is None:
+            text = _("Your %(old)s tier has ended.") % {"old": old_name}
+        elif kind == "downgrade":
+            text = _("Your tier is now %(new)s (was %(old)s).") % {"new": new_name, "old": old_name}
+        else:
+            text = _("Your tier changed from %(old)s to %(new)s.") % {"old": old_name or "-", "new": new_name}
+        header = [_text(text, weight="bold")]
+        return "tier_changed", [_flex(text, _bubble(_("Your tier"), header + _tier_rows(member, status), [
+            _button(_("My benefits"), uri=liff_url(member.brand, "tier"))]))]
 
 
 def receipt_decided(member, receipt) -> tuple[str, list[dict]]:

@@ -1,4 +1,4 @@
-"""Rich menus: one per member state (unregistered, member; one per tier once tiers exist).
+"""Rich menus: one per member state (unregistered, member) and one per tier with ``own_rich_menu``.
 
 ``rich_menus_sync`` creates each menu through the Messaging API (definition, then a PNG
 drawn with Pillow), stores its id, and makes the unregistered menu the default.
@@ -16,6 +16,7 @@ from django.utils import timezone
 from linebot.v3.messaging import RichMenuRequest
 from PIL import Image, ImageDraw, ImageFont
 
+from loyalty.models import Tier
 from members.models import Brand, Member
 
 from . import client
@@ -25,6 +26,7 @@ from .models import RichMenu
 logger = logging.getLogger(__name__)
 
 WIDTH, HEIGHT = 2500, 843
+TIER_PREFIX = "tier:"
 FONT_PATHS = ["/usr/share/fonts/truetype/tlwg/Garuda-Bold.ttf", "/usr/share/fonts/truetype/tlwg/Loma-Bold.ttf"]
 
 
@@ -36,12 +38,17 @@ def _areas(brand: Brand, key: str) -> list[tuple[str, dict]]:
             ("แต้มของฉัน\nMy points", {"type": "postback", "data": "action=balance"}),
             ("ช่วยเหลือ\nHelp", {"type": "postback", "data": "action=help"}),
         ]
-    return [
+    areas = [
         ("บัตรสมาชิก\nMember card", {"type": "uri", "uri": liff_url(brand, "card")}),
         ("แต้มของฉัน\nMy points", {"type": "postback", "data": "action=balance"}),
         ("ของรางวัล\nRewards", {"type": "uri", "uri": liff_url(brand, "rewards")}),
         ("คูปอง\nCoupons", {"type": "postback", "data": "action=coupons"}),
     ]
+    if key.startswith(TIER_PREFIX):
+        tier = Tier.objects.filter(brand=brand, code=key.removeprefix(TIER_PREFIX)).first()
+        label = f"{tier.name}\n{tier.name_en or tier.name}" if tier else "ระดับของฉัน\nMy tier"
+        areas[3] = (label, {"type": "postback", "data": "action=tier"})
+    return areas
 
 
 def menu_definition(brand: Brand, key: str) -> dict:
@@ -85,7 +92,9 @@ def menu_image(brand: Brand, key: str) -> bytes:
 
 
 def rich_menu_keys(brand: Brand) -> list[str]:
-    return ["unregistered", "member"]
+    """The brand's menus: unregistered, member, and ``tier:<code>`` per tier with its own menu."""
+    tiers = Tier.objects.filter(brand=brand, own_rich_menu=True).order_by("rank").values_list("code", flat=True)
+    return ["unregistered", "member", *(f"{TIER_PREFIX}{code}" for code in tiers)]
 
 
 def rich_menus_sync(*, brand: Brand) -> list[RichMenu]:
@@ -117,7 +126,11 @@ def rich_menus_sync(*, brand: Brand) -> list[RichMenu]:
 
 
 def rich_menu_key_for(member: Member) -> str:
-    return "member" if member.status == Member.Status.ACTIVE else "unregistered"
+    """``tier:<code>`` for active members of a tier with its own menu, else member/unregistered."""
+    if member.status != Member.Status.ACTIVE:
+        return "unregistered"
+    tier = Tier.objects.filter(members__member_id=member.pk, own_rich_menu=True).values_list("code", flat=True).first()
+    return f"{TIER_PREFIX}{tier}" if tier else "member"
 
 
 def rich_menu_link_member(*, member_id: int) -> str | None:
@@ -125,8 +138,11 @@ def rich_menu_link_member(*, member_id: int) -> str | None:
     member = Member.objects.select_related("brand").filter(pk=member_id).first()
     if member is None or not member.line_user_id or not member.line_reachable:
         return None
-    menu = RichMenu.objects.filter(brand=member.brand, key=rich_menu_key_for(member)).exclude(
-        line_rich_menu_id="").first()
+    key = rich_menu_key_for(member)
+    menus = RichMenu.objects.filter(brand=member.brand).exclude(line_rich_menu_id="")
+    menu = menus.filter(key=key).first()
+    if menu is None and key.startswith(TIER_PREFIX):  # the tier's menu is not synced yet
+        menu = menus.filter(key="member").first()
     if menu is None or not member.brand.line_channel_access_token:
         return None
     with client.line_apis(member.brand) as (api, _blob):

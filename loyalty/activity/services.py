@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import CharField, Exists, OuterRef, Q, Value
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone, translation
 
 from config.domain import ValidationFailed
-from loyalty.models import PointCurrency
+from loyalty.models import LedgerEntry, PointCurrency
 from loyalty.services.ledger import (
     BANGKOK,
     Channel,
@@ -223,9 +224,11 @@ def birthday_award(*, member_id: int, rule: ActivityRule, year: int, now: dateti
     member = Member.objects.filter(pk=member_id, brand_id=rule.brand_id, status=Member.Status.ACTIVE).first()
     if member is None:
         return None
-    return activity_award(member=member, activity=Activity.BIRTHDAY, period_key=str(year),
-                          idempotency_key=f"activity:birthday:{member.pk}:{year}", points=rule.points,
-                          currency=_currency(rule, rule.brand_id), daily_cap=rule.daily_cap, now=now)
+    result = activity_award(member=member, activity=Activity.BIRTHDAY, period_key=str(year),
+                            idempotency_key=f"activity:birthday:{member.pk}:{year}", points=rule.points,
+                            currency=_currency(rule, rule.brand_id), daily_cap=rule.daily_cap, now=now)
+    tier_birthday_award(member_id=member.pk, year=year, now=now)  # the tier's bonus comes with the birthday points
+    return result
 
 
 def birthday_rules():
@@ -244,7 +247,62 @@ def birthday_awards_run(*, today: date | None = None, now: datetime | None = Non
         for member_id in list(birthday_members(rule=rule, today=today)):
             result = birthday_award(member_id=member_id, rule=rule, year=today.year, now=now)
             awarded += bool(result and result.created)
-    return awarded
+    return awarded + tier_birthday_awards_run(today=today, now=now)
+
+
+# --- tier birthday bonus -------------------------------------------------------------------
+
+
+def tier_birthday_key(member_id: int, year: int) -> str:
+    return f"tier:birthday:{member_id}:{year}"
+
+
+def tier_birthday_members(*, today: date):
+    """Ids of active members of a tier with a birthday bonus whose birthday is today, not yet given it this year.
+
+    One query (29 February birthdays on 28 February in other years); the ledger key
+    ``tier:birthday:{member}:{year}`` marks who already had it.
+    """
+    days = [28, 29] if today.month == 2 and today.day == 28 and not _is_leap(today.year) else [today.day]
+    given = LedgerEntry.objects.filter(
+        brand_id=OuterRef("brand_id"),
+        idempotency_key=Concat(Value("tier:birthday:"), Cast(OuterRef("pk"), CharField()), Value(f":{today.year}")))
+    return (Member.objects.filter(status=Member.Status.ACTIVE, birth_date__month=today.month, birth_date__day__in=days,
+                                  tier_status__tier__birthday_bonus__gt=0)
+            .filter(~Exists(given)).order_by("pk").values_list("pk", flat=True))
+
+
+def tier_birthday_award(*, member_id: int, year: int, now: datetime | None = None) -> LedgerEntry | None:
+    """The member's tier birthday bonus (``tier.birthday_bonus`` points, default currency), once per year.
+
+    Written through ``points_post`` under ``tier:birthday:{member}:{year}`` (channel
+    activity), so replays and concurrent runs write one entry. Returns the entry written
+    now, or None (no bonus, not active, or already given).
+    """
+    member = Member.objects.filter(pk=member_id, status=Member.Status.ACTIVE).select_related(
+        "tier_status__tier").first()
+    tier = getattr(getattr(member, "tier_status", None), "tier", None) if member else None
+    if tier is None or tier.birthday_bonus <= 0:
+        return None
+    key = tier_birthday_key(member.pk, year)
+    if LedgerEntry.objects.filter(brand_id=member.brand_id, idempotency_key=key).exists():
+        return None
+    now = now or timezone.now()
+    currency = PointCurrency.objects.get(brand_id=member.brand_id, is_default=True)
+    account = account_get_or_create(member=member, currency=currency)
+    return points_post(account=account, amount=int(tier.birthday_bonus), kind=Kind.EARN, idempotency_key=key,
+                       source=Source(channel=Channel.ACTIVITY, reason="Tier birthday bonus", reference=tier.code,
+                                     details={"tier": tier.code, "year": year}),
+                       expires_at=lot_expiry(currency=currency, earned_at=now))
+
+
+def tier_birthday_awards_run(*, today: date | None = None, now: datetime | None = None) -> int:
+    """Give today's tier birthday bonuses (all brands); returns how many were given."""
+    today = today or bangkok_today(now)
+    given = 0
+    for member_id in list(tier_birthday_members(today=today)):
+        given += tier_birthday_award(member_id=member_id, year=today.year, now=now) is not None
+    return given
 
 
 # --- surveys -------------------------------------------------------------------------------

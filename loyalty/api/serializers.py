@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from loyalty.models import Coupon, LedgerEntry, Reward
@@ -112,6 +113,16 @@ class BalanceSerializer(serializers.Serializer):
     balance = serializers.IntegerField()
 
 
+class MemberTierSerializer(serializers.Serializer):
+    code = serializers.CharField(source="tier.code")
+    name = serializers.CharField(source="tier.name")
+    name_en = serializers.CharField(source="tier.name_en")
+    rank = serializers.IntegerField(source="tier.rank")
+    earn_multiplier = serializers.DecimalField(source="tier.earn_multiplier", max_digits=5, decimal_places=2)
+    qualified_until = serializers.DateTimeField(allow_null=True)
+    grace_until = serializers.DateTimeField(allow_null=True)
+
+
 class MemberOutputSerializer(serializers.Serializer):
     code = serializers.CharField()
     status = serializers.CharField()
@@ -121,6 +132,13 @@ class MemberOutputSerializer(serializers.Serializer):
     phone = serializers.CharField(allow_null=True)
     line_user_id = serializers.CharField(allow_null=True)
     balances = BalanceSerializer(many=True)
+    tier = serializers.SerializerMethodField()
+
+    @extend_schema_field(MemberTierSerializer(allow_null=True))
+    def get_tier(self, member) -> dict | None:
+        """The member's tier (null: none), when the view looked it up."""
+        status = getattr(member, "tier_row", None)
+        return MemberTierSerializer(status).data if status is not None and status.tier_id else None
 
 
 class LedgerEntrySerializer(serializers.ModelSerializer):

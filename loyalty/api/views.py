@@ -4,7 +4,7 @@ service or selector, shape the answer."""
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
 from rest_framework.exceptions import NotFound
@@ -123,6 +123,7 @@ class MemberDetailView(APIView):
     def get(self, request, code: str):
         member = member_find(brand=brand_for_request(request), code=code)
         member.balances = selectors.member_balances(member=member)
+        member.tier_row = selectors.member_tier_row(member=member)
         return Response(s.MemberOutputSerializer(member).data)
 
 
@@ -135,6 +136,7 @@ class MemberCardVerifyView(APIView):
         data.is_valid(raise_exception=True)
         member = card_verify(brand=brand, token=data.validated_data["token"])
         member.balances = selectors.member_balances(member=member)
+        member.tier_row = selectors.member_tier_row(member=member)
         return Response(s.MemberOutputSerializer(member).data)
 
 
@@ -149,14 +151,21 @@ class MemberLedgerView(generics.ListAPIView):
         return selectors.member_ledger(member=member)
 
 
-@extend_schema_view(get=extend_schema(summary="Rewards available now"))
+@extend_schema_view(get=extend_schema(
+    summary="Rewards available now",
+    parameters=[OpenApiParameter("member", str, description="A member code: only the rewards this member's tier "
+                                                            "unlocks (rewards for a higher tier are left out).")]))
 class RewardListView(generics.ListAPIView):
     serializer_class = s.RewardSerializer
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Reward.objects.none()
-        return selectors.rewards_available(brand=brand_for_request(self.request))
+        brand = brand_for_request(self.request)
+        code = self.request.query_params.get("member")
+        if code:
+            return selectors.rewards_unlocked(member=member_find(brand=brand, code=code))
+        return selectors.rewards_available(brand=brand)
 
 
 def redemption_body(redemption) -> dict:

@@ -12,14 +12,16 @@ from decimal import ROUND_FLOOR, Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
+from django.utils import timezone
 
 from config.domain import ValidationFailed
 from loyalty import events
 from loyalty.errors import IdempotencyConflict, PurchaseAlreadyRefunded, PurchaseNotFound, RefundExceedsTotal
-from loyalty.models import EarnRule, LedgerEntry, Purchase, PurchaseLine, PurchaseRefund
+from loyalty.models import LedgerEntry, PromotionAward, Purchase, PurchaseLine, PurchaseRefund
 from members.errors import MemberInactive
 from members.models import Branch, Brand, Member
 
+from .earn_engine import CurrencyEarn, LineInput, earn_compute, earn_currencies
 from .ledger import (
     Channel,
     Kind,
@@ -32,14 +34,6 @@ from .ledger import (
 )
 
 CENT = Decimal("0.01")
-
-
-@dataclass(frozen=True)
-class LineInput:
-    amount: Decimal
-    sku: str = ""
-    category: str = ""
-    quantity: int = 1
 
 
 @dataclass(frozen=True)
@@ -92,11 +86,18 @@ def purchase_record(
     branch: Branch | None = None,
     api_key=None,
 ) -> PurchaseResult:
-    """Record a purchase and earn its points once.
+    """Record a purchase and earn its points once, in every currency the brand earns in.
 
     Replays of the same ``(brand, channel, order_id)`` return the first result and write
     nothing; a replay with another member or total raises ``IdempotencyConflict``.
-    Raises ``MemberInactive`` for suspended members. Emits ``purchase_recorded``.
+    Inside one transaction: creates the purchase and its lines, locks the member's
+    accounts of those currencies (primary-key order), computes the points with
+    ``earn_engine.earn_compute`` under that lock (per-member promotion caps are
+    race-free), writes one EARN entry per currency that earns (its ``details`` hold the
+    structured ``explanation`` and the human ``text``) and one ``PromotionAward`` per
+    promotion that gave points. Raises ``MemberInactive`` for suspended members and
+    ``ValueError`` when an active rule uses another brand's unshared currency. Emits
+    ``purchase_recorded``.
     """
     total = Decimal(total).quantize(CENT)
     if total < 0:
@@ -108,47 +109,50 @@ def purchase_record(
     if member.status == Member.Status.SUSPENDED:
         raise MemberInactive()
 
-    rules = list(EarnRule.objects.filter(brand=brand, is_active=True).select_related("currency"))
-    points_by_rule = [(rule, rule.points_for(total)) for rule in rules]
-    default_points = sum(points for rule, points in points_by_rule if rule.currency.is_default)
+    currencies = earn_currencies(brand=brand)
     try:
         with transaction.atomic():
             purchase = Purchase.objects.create(
                 brand=brand, branch=branch, member=member, channel=channel, order_id=order_id, total=total,
-                purchased_at=purchased_at, api_key=api_key, points_earned=default_points,
+                purchased_at=purchased_at, api_key=api_key, points_earned=0,
             )
             PurchaseLine.objects.bulk_create(
                 PurchaseLine(purchase=purchase, sku=line.sku, category=line.category,
                              quantity=line.quantity, amount=Decimal(line.amount).quantize(CENT))
                 for line in lines
             )
-            accounts = {rule.pk: account_get_or_create(member=member, currency=rule.currency) for rule in rules}
+            accounts = {currency.pk: account_get_or_create(member=member, currency=currency)
+                        for currency in currencies}
             locked = accounts_lock(account.pk for account in accounts.values())
-            earned = []
-            for rule, points in points_by_rule:
-                account = locked[accounts[rule.pk].pk]
-                if points <= 0:
-                    if rule.currency.is_default:
+            results = earn_compute(brand=brand, member=member, channel=channel, branch=branch, total=total,
+                                   lines=lines, at=purchased_at) if currencies else []
+            earned, awards = [], []
+            for result in results:
+                currency = result.currency
+                account = locked[accounts[currency.pk].pk]
+                is_default = currency.is_default and currency.brand_id == brand.pk
+                if result.points <= 0:
+                    if is_default:
                         purchase.balance_after = account.balance
                     continue
                 entry = points_post(
                     account=account,
-                    amount=points,
+                    amount=result.points,
                     kind=Kind.EARN,
-                    idempotency_key=_earn_key(purchase, rule.currency.code),
-                    source=Source(
-                        channel=channel,
-                        purchase=purchase,
-                        reference=order_id,
-                        details={"rule": rule.pk, "explanation": f"{total} THB ÷ {rule.spend_amount} × {rule.points}"
-                                 f" ({rule.get_rounding_display()}) = {points}"},
-                    ),
-                    expires_at=lot_expiry(currency=rule.currency, earned_at=purchased_at),
+                    idempotency_key=_earn_key(purchase, currency.code),
+                    source=Source(channel=channel, purchase=purchase, reference=order_id,
+                                  details=_earn_details(result)),
+                    expires_at=lot_expiry(currency=currency, earned_at=purchased_at),
                 )
-                earned.append(EarnedPoints(rule.currency.code, entry.amount, entry.balance_after))
-                if rule.currency.is_default:
+                earned.append(EarnedPoints(currency.code, entry.amount, entry.balance_after))
+                awards += [PromotionAward(promotion=award.promotion, member=member, purchase=purchase,
+                                          points=award.points, awarded_at=purchased_at) for award in result.awards]
+                if is_default:
+                    purchase.points_earned = entry.amount
                     purchase.balance_after = entry.balance_after
-            Purchase.objects.filter(pk=purchase.pk).update(balance_after=purchase.balance_after)
+            PromotionAward.objects.bulk_create(awards)
+            Purchase.objects.filter(pk=purchase.pk).update(points_earned=purchase.points_earned,
+                                                           balance_after=purchase.balance_after)
             events.emit(events.PURCHASE_RECORDED, purchase_id=purchase.pk, member_id=member.pk)
     except IntegrityError:
         existing = Purchase.objects.filter(brand=brand, channel=channel, order_id=order_id).first()
@@ -157,6 +161,12 @@ def purchase_record(
         _check_replay(existing, member=member, total=total)
         return _result(existing, created=False)
     return PurchaseResult(purchase=purchase, earned=earned, created=True)
+
+
+def _earn_details(result: CurrencyEarn) -> dict:
+    return {"explanation": result.explanation, "text": [str(line) for line in result.text],
+            "base": result.base_points, "tier": result.tier_points, "bonus": result.bonus_points,
+            "promotions": [{"promotion": award.promotion.pk, "points": award.points} for award in result.awards]}
 
 
 def _next_refund_id(purchase: Purchase) -> str:
@@ -260,12 +270,17 @@ def purchase_refund(
     return RefundResult(refund, created=True)
 
 
-__all__ = ["Channel", "LedgerEntry", "LineInput", "PurchaseResult", "purchase_record", "purchase_refund"]
+__all__ = ["Channel", "LedgerEntry", "LineInput", "PurchaseResult", "points_preview", "purchase_record",
+           "purchase_refund"]
 
 
-def points_preview(*, brand: Brand, total: Decimal) -> list[tuple]:
-    """``(currency, points)`` a bill of ``total`` THB would earn now, by the same rules as ``purchase_record``."""
-    total = Decimal(total).quantize(CENT)
-    return [(rule.currency, rule.points_for(total))
-            for rule in EarnRule.objects.filter(brand=brand, is_active=True).select_related("currency")
-            .order_by("-currency__is_default", "currency__code")]
+def points_preview(*, brand: Brand, total: Decimal, branch: Branch | None = None, channel: str = Channel.CASHIER,
+                   member: Member | None = None, lines: list[LineInput] | None = None,
+                   at: datetime | None = None) -> list[tuple]:
+    """``(currency, points)`` a bill of ``total`` THB would earn (now, at the cashier by default).
+
+    The same engine as ``purchase_record`` (``earn_engine.earn_compute``); writes nothing.
+    """
+    results = earn_compute(brand=brand, member=member, channel=channel, branch=branch, total=total,
+                           lines=lines or [], at=at or timezone.now())
+    return [(result.currency, result.points) for result in results]

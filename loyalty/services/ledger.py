@@ -84,7 +84,7 @@ def currency_usable_by(currency: PointCurrency, brand_id: int) -> bool:
 
 def account_get_or_create(*, member, currency: PointCurrency) -> PointAccount:
     if currency.brand_id != member.brand_id and not currency_usable_by(currency, member.brand_id):
-        raise ValueError(f"currency {currency.pk} is not used by the brand of member {member.pk}")
+        raise ValueError(f"currency {currency.pk} belongs to another brand and is not shared with member {member.pk}'s")
     account, _created = PointAccount.objects.get_or_create(
         member=member, currency=currency, defaults={"brand_id": member.brand_id}
     )

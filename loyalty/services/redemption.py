@@ -29,6 +29,7 @@ from members.errors import MemberInactive
 from members.models import Branch, Brand, Member
 
 from .ledger import BANGKOK, Channel, Kind, Source, account_get_or_create, points_post
+from .tiers import reward_tier_check
 
 
 def _coupon_expiry(reward: Reward, now: datetime) -> datetime:
@@ -57,7 +58,8 @@ def reward_redeem(
     In one transaction: decrement stock conditionally (row lock on the reward), lock the
     account and debit the points, create the redemption and coupon. Raises
     ``RewardNotFound``, ``RewardInactive``, ``RewardOutOfStock``, ``InsufficientPoints``,
-    ``MemberInactive`` or ``IdempotencyConflict``; on any error nothing is written.
+    ``MemberInactive``, ``RewardTierRequired`` (the reward's ``min_tier`` is above the
+    member's tier) or ``IdempotencyConflict``; on any error nothing is written.
     """
     existing = Redemption.objects.filter(brand=brand, request_id=request_id).first()
     if existing is not None:
@@ -68,6 +70,7 @@ def reward_redeem(
     now = timezone.now()
     if not reward.is_available(now):
         raise RewardInactive()
+    reward_tier_check(member=member, reward=reward)
     if member.status == Member.Status.SUSPENDED:
         raise MemberInactive()
     try:
