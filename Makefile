@@ -8,7 +8,7 @@ FAKE_LINE_PORT ?= 8099
 FAKE_LINE := http://127.0.0.1:$(FAKE_LINE_PORT)
 STAMP := $(VENV)/.installed
 
-.PHONY: run simulate test bench-webhook install assets lint messages clean
+.PHONY: run simulate test bench-webhook bench-nightly install assets lint messages clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -82,6 +82,19 @@ bench-webhook: install
 	@./scripts/ensure_redis.sh >/dev/null
 	@url="$$(./scripts/ensure_postgres.sh)" && DATABASE_URL="$${url%/*}/taem_bench" && export DATABASE_URL && \
 	  $(PY) -m bench.webhook_ack $(ARGS)
+
+# The nightly jobs at scale (figures in BENCHMARKS.md): seeds taem_bench (truncated first) with
+# 1M members / 10M ledger entries, then times expiry, reminders and tier review twice each.
+# Smaller: make bench-nightly MEMBERS=100000 ENTRIES=1000000
+MEMBERS ?= 1000000
+ENTRIES ?= 10000000
+bench-nightly: install
+	@url="$$(./scripts/ensure_postgres.sh)" && DATABASE_URL="$${url%/*}/taem_bench" && export DATABASE_URL && \
+	  (psql "$${url%/*}/postgres" -tAc "SELECT 1 FROM pg_database WHERE datname = 'taem_bench'" | grep -q 1 || \
+	   psql "$${url%/*}/postgres" -qc "CREATE DATABASE taem_bench") && \
+	  $(PY) manage.py migrate --noinput -v0 && \
+	  $(PY) manage.py bench_seed --members $(MEMBERS) --entries $(ENTRIES) --brands 3 && \
+	  $(PY) -m bench.nightly_jobs $(ARGS)
 
 lint: install
 	$(PY) -m ruff check .

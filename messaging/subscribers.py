@@ -4,18 +4,14 @@ Registered in ``MessagingConfig.ready``. Each handler runs after the loyalty tra
 committed and queues one push, deduplicated by the event's own id.
 """
 
-from datetime import timedelta
 
 from celery import shared_task
 from django.db import transaction
-from django.db.models import Min, Sum
-from django.utils import timezone
 
 from loyalty import events
 from loyalty import selectors as loyalty_selectors
-from loyalty.models import LedgerEntry, PointLot, Redemption, TierChange
+from loyalty.models import LedgerEntry, Redemption, TierChange
 from loyalty.services import tiers as tier_rules  # also registers the upgrade-on-purchase subscriber
-from members.models import Member
 
 from . import flex
 from .outbox import message_push
@@ -48,32 +44,6 @@ def notify_reward_redeemed(*, redemption_id: int, **_payload) -> None:
     template, messages = flex.reward_redeemed(redemption.member, redemption.coupon)
     message_push(member=redemption.member, template=template, messages=messages,
                  dedupe_key=f"redeemed:{redemption.pk}")
-
-
-def notify_points_expiring(*, within_days: int = 7, now=None) -> int:
-    """Push one reminder per member whose default-currency points expire within ``within_days``.
-
-    The accounts are found with one aggregate query; each reminder is deduplicated by
-    account and expiry day, so the daily job can run twice without sending twice.
-    Returns the number of reminders queued.
-    """
-    now = now or timezone.now()
-    due = (
-        PointLot.objects.filter(remaining__gt=0, expires_at__gt=now, expires_at__lte=now + timedelta(days=within_days),
-                                account__currency__is_default=True, account__member__line_reachable=True)
-        .values("account_id", "account__member_id")
-        .annotate(points=Sum("remaining"), first=Min("expires_at"))
-    )
-    members = Member.objects.select_related("brand").in_bulk([row["account__member_id"] for row in due])
-    queued = 0
-    for row in due:
-        member = members[row["account__member_id"]]
-        day = timezone.localtime(row["first"]).date().isoformat()
-        template, messages = flex.points_expiring(member, points=row["points"], expires_at=row["first"])
-        if message_push(member=member, template=template, messages=messages,
-                        dedupe_key=f"expiring:{row['account_id']}:{day}"):
-            queued += 1
-    return queued
 
 
 from loyalty.receipts.events import RECEIPT_DECIDED  # noqa: E402 - the receipts app's own event

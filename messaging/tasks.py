@@ -46,10 +46,11 @@ def process_line_events(event_ids: list[int]) -> None:
 
 
 @shared_task(acks_late=True)
-def notify_expiring_points(within_days: int = 7) -> int:
-    from .subscribers import notify_points_expiring
+def send_expiry_reminders(batch: int = 500, max_batches: int | None = None) -> int:
+    """Push unsent expiry reminders (``loyalty.expiry_tasks.remind_expiring_points`` fans these out)."""
+    from .reminders import expiry_reminders_send
 
-    return notify_points_expiring(within_days=within_days)
+    return expiry_reminders_send(batch=batch, max_batches=max_batches)
 
 
 @shared_task(acks_late=True)

@@ -138,15 +138,18 @@ def test_notifications_are_rendered_in_the_member_language(line_member, language
 def test_expiring_points_are_reminded_once_per_expiry_day(line_member, fake_line, django_capture_on_commit_callbacks):
     from datetime import timedelta
 
-    from messaging.subscribers import notify_points_expiring
+    from loyalty.services.expiry import expiry_reminders_create
+    from messaging.reminders import expiry_reminders_send
 
     soon = timezone.now() + timedelta(days=3)
     factories.give_points(line_member, 70, key="soon", expires_at=soon)
     factories.give_points(line_member, 30, key="later", expires_at=timezone.now() + timedelta(days=200))
     with django_capture_on_commit_callbacks(execute=True):
-        assert notify_points_expiring(within_days=7) == 1
+        assert expiry_reminders_create() == 1
+        assert expiry_reminders_send() == 1
     with django_capture_on_commit_callbacks(execute=True):
-        notify_points_expiring(within_days=7)  # the job ran twice today
+        assert expiry_reminders_create() == 0  # the job ran twice today
+        assert expiry_reminders_send() == 0
     (reminder,) = fake_line.inbox(line_member.line_user_id)
     assert reminder["altText"].startswith("70 of your points expire on")
 
