@@ -80,6 +80,10 @@ INSTALLED_APPS = [
     "loyalty.orders",
     "loyalty.activity",
     "campaigns",
+    "campaigns.missions",
+    "campaigns.draws",
+    "campaigns.leaderboards",
+    "campaigns.coupons",
     "consent",
     "messaging",
     "liff_frontend",
@@ -212,6 +216,11 @@ CELERY_BEAT_SCHEDULE = {
                                "schedule": crontab(hour=10, minute=0)},
     "award-birthday-points": {"task": "loyalty.activity.tasks.award_birthdays", "schedule": crontab(hour=8, minute=0)},
     "award-tier-birthday-bonuses": {"task": "loyalty.tasks.award_tier_birthdays", "schedule": crontab(hour=8, minute=5)},
+    # Campaigns: draws at their draw time, races closed at period end (both idempotent, every few minutes).
+    "run-due-lucky-draws": {"task": "campaigns.draws.tasks.run_due_draws", "schedule": crontab(minute="*/5")},
+    "close-due-races": {"task": "campaigns.leaderboards.tasks.close_due_races", "schedule": crontab(minute="*/5")},
+    "issue-birthday-coupons": {"task": "campaigns.coupons.tasks.issue_birthday_coupons",
+                               "schedule": crontab(hour=8, minute=10)},
     # hourly safety net for a registration that raced an order
     "sweep-pending-orders": {"task": "loyalty.orders.tasks.sweep_pending_orders", "schedule": crontab(minute=20)},
 }

@@ -21,4 +21,8 @@ urlpatterns = [
     path("<slug:brand_slug>/receipts/", include("loyalty.receipts.liff_urls")),
     path("<slug:brand_slug>/claim/", include("loyalty.claims.liff_urls")),
     path("<slug:brand_slug>/activity/", include("loyalty.activity.liff_urls")),
+    path("<slug:brand_slug>/missions/", include("campaigns.missions.liff_urls")),
+    path("<slug:brand_slug>/draws/", include("campaigns.draws.liff_urls")),
+    path("<slug:brand_slug>/races/", include("campaigns.leaderboards.liff_urls")),
+    path("<slug:brand_slug>/offers/", include("campaigns.coupons.liff_urls")),
 ]

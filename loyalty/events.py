@@ -16,6 +16,8 @@ POINTS_POSTED = "points_posted"
 REWARD_REDEEMED = "reward_redeemed"
 COUPON_USED = "coupon_used"
 MEMBER_REGISTERED = "member_registered"
+CHECKED_IN = "checked_in"  # member_id, award_id, day (ISO Bangkok date): a daily check-in that counted
+SURVEY_COMPLETED = "survey_completed"  # member_id, survey_id, response_id
 PROFILE_UPDATED = "profile_updated"
 
 _subscribers: dict[str, list[Callable[..., None]]] = defaultdict(list)

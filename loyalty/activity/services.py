@@ -19,6 +19,7 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone, translation
 
 from config.domain import ValidationFailed
+from loyalty import events
 from loyalty.models import LedgerEntry, PointCurrency
 from loyalty.services.ledger import (
     BANGKOK,
@@ -187,6 +188,8 @@ def check_in(*, member: Member, now: datetime | None = None) -> CheckInResult:
     result = activity_award(member=member, activity=Activity.CHECK_IN, period_key=today.isoformat(),
                             idempotency_key=f"activity:checkin:{member.pk}:{today.isoformat()}",
                             points=rule.points, currency=_currency(rule, member.brand_id), now=now)
+    if result.created:
+        events.emit(events.CHECKED_IN, member_id=member.pk, award_id=result.award.pk, day=today.isoformat())
     return CheckInResult(result.award, result.created, check_in_streak(member=member, today=today),
                          next_bangkok_midnight(now))
 
@@ -348,6 +351,7 @@ def survey_submit(*, survey_id: int, member: Member, answers: dict, now: datetim
     try:
         with transaction.atomic():
             response = SurveyResponse.objects.create(survey=survey, member=member, answers=cleaned)
+            events.emit(events.SURVEY_COMPLETED, member_id=member.pk, survey_id=survey.pk, response_id=response.pk)
             capped = False
             if pays:
                 try:

@@ -1,0 +1,1 @@
+"""Coupon campaigns admin (issue 8)."""

@@ -1,0 +1,3 @@
+"""Coupon campaigns models (issue 8)."""
+
+from django.db import models  # noqa: F401

@@ -1,0 +1,1 @@
+"""Coupon campaigns: domain-event subscribers (issue 8)."""

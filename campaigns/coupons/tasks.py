@@ -1,0 +1,1 @@
+"""Coupon campaigns: Celery tasks (issue 8)."""

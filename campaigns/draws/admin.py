@@ -1,0 +1,1 @@
+"""Lucky draws admin (issue 8)."""

@@ -1,0 +1,1 @@
+"""Lucky draws: domain-event subscribers (issue 8)."""

@@ -1,0 +1,1 @@
+"""Lucky draws: Celery tasks (issue 8)."""

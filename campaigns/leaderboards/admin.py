@@ -1,0 +1,1 @@
+"""Top spender races admin (issue 8)."""

@@ -1,0 +1,3 @@
+"""Top spender races models (issue 8)."""
+
+from django.db import models  # noqa: F401

@@ -1,0 +1,1 @@
+"""Top spender races: domain-event subscribers (issue 8)."""

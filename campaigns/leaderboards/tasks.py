@@ -1,0 +1,1 @@
+"""Top spender races: Celery tasks (issue 8)."""

@@ -1,0 +1,1 @@
+"""Missions admin (issue 8)."""

@@ -1,0 +1,1 @@
+"""Missions: domain-event subscribers (issue 8)."""

@@ -1,0 +1,1 @@
+"""Missions: Celery tasks (issue 8)."""
