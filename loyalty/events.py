@@ -15,6 +15,7 @@ PURCHASE_REFUNDED = "purchase_refunded"
 POINTS_POSTED = "points_posted"
 REWARD_REDEEMED = "reward_redeemed"
 COUPON_USED = "coupon_used"
+COUPON_ISSUED = "coupon_issued"  # coupon_id, member_id, key: a coupon given without a redemption
 MEMBER_REGISTERED = "member_registered"
 CHECKED_IN = "checked_in"  # member_id, award_id, day (ISO Bangkok date): a daily check-in that counted
 SURVEY_COMPLETED = "survey_completed"  # member_id, survey_id, response_id

@@ -117,6 +117,10 @@ class Coupon(models.Model):
         "members.Branch", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     used_reference = models.CharField(_("used with"), max_length=200, blank=True)
+    issue_key = models.CharField(
+        _("issued for"), max_length=200, blank=True,
+        help_text=_("What gave this coupon without a redemption (a campaign, a promotion); unique per brand."),
+    )
 
     class Meta:
         verbose_name = _("coupon")
@@ -125,7 +129,9 @@ class Coupon(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=~Q(status="used") | Q(used_at__isnull=False), name="used_coupon_has_used_at"
-            )
+            ),
+            models.UniqueConstraint(fields=["brand", "issue_key"], condition=~Q(issue_key=""),
+                                    name="coupon_issue_key_unique_per_brand"),
         ]
 
     def __str__(self) -> str:
