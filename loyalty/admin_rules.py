@@ -38,10 +38,12 @@ STACKING_RULES = [
     _("Promotions then apply by priority (lower first), then by age. A promotion applies when its dates, days "
       "of week and hours (Bangkok time; a window such as 22:00–02:00 belongs to the day it starts), tiers, "
       "branches, channels and minimum bill all fit."),
-    _("Multiplier: base points of the matching lines × (multiplier − 1). Bill bonus: the bonus once. Item bonus: "
-      "the bonus for each unit of the matching lines."),
+    _("Multiplier: base points of the matching lines × (multiplier − 1). Bill bonus: the bonus once (with SKUs or "
+      "categories chosen, only when one of them is on the bill). Item bonus: the bonus for each unit of the "
+      "matching lines. A bill of 0 THB gets no promotion points."),
     _("Caps: first the promotion's cap per bill, then its cap per member per day, week (Monday to Sunday), month "
-      "or the whole promotion, then the brand's cap on all promotion points of one bill."),
+      "or the whole promotion (a window such as 22:00–02:00 counts in the day it starts), then the brand's cap on "
+      "all promotion points of one bill."),
     _("An exclusive promotion that gives points stops every promotion after it."),
 ]
 
@@ -174,6 +176,9 @@ class PromotionAwardAdmin(ReadOnlyAdmin):
     date_hierarchy = "awarded_at"
 
 
+MAX_AMOUNT = Decimal("9999999999.99")  # the largest bill or line a purchase can store (12 digits)
+
+
 class EarnPreviewForm(forms.Form):
     """A sample bill for the preview: one line per row, ``sku,category,quantity,amount``."""
 
@@ -222,9 +227,12 @@ class EarnPreviewForm(forms.Form):
             except (ValueError, InvalidOperation):
                 raise forms.ValidationError(_("Row %(number)s: the quantity must be a whole number and the amount "
                                               "a number.") % {"number": number}) from None
-            if quantity < 1 or amount < 0 or not amount.is_finite():
+            if not amount.is_finite() or quantity < 1 or amount < 0:  # NaN first: it cannot be compared
                 raise forms.ValidationError(_("Row %(number)s: the quantity must be 1 or more and the amount 0 or "
                                               "more.") % {"number": number})
+            if amount > MAX_AMOUNT:
+                raise forms.ValidationError(_("Row %(number)s: the amount must be at most %(maximum)s THB.")
+                                            % {"number": number, "maximum": MAX_AMOUNT})
             lines.append(LineInput(sku=parts[0], category=parts[1], quantity=quantity,
                                    amount=amount.quantize(Decimal("0.01"))))
         if len(lines) > 100:
@@ -242,6 +250,9 @@ class EarnPreviewForm(forms.Form):
                 self.add_error(name, _("Choose one of the brand's own."))
         if cleaned.get("total") is None and "lines" in cleaned:
             cleaned["total"] = sum((line.amount for line in cleaned["lines"]), Decimal("0"))
+            if cleaned["total"] > MAX_AMOUNT:
+                self.add_error("lines", _("The lines add up to more than %(maximum)s THB: enter a smaller bill.")
+                               % {"maximum": MAX_AMOUNT})
         cleaned["member"] = None
         code = cleaned.get("member_code", "").strip()
         if code:

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 
 from django.db.models import Min, Q, QuerySet, Sum
 from django.utils import formats, timezone
@@ -102,7 +102,7 @@ class TierStatus:
     value: Decimal
     next_tier: Tier | None
     needed: Decimal
-    deadline: date | None  # the last Bangkok day that counts (None: a rolling window)
+    deadline: date | None  # the last Bangkok day to reach the next tier (None: any rolling window)
 
     @property
     def review_date(self) -> date | None:
@@ -146,17 +146,35 @@ def member_tier_status(*, member: Member, now=None) -> TierStatus | None:
     value = tier_rules.member_tier_value(member_id=member.pk, program=program, start=start, end=end)
     rank = tier.rank if tier else -1
     next_tier = next((candidate for candidate in tiers if candidate.rank > rank), None)
-    needed = max(next_tier.threshold - value, Decimal("0.01")) if next_tier else Decimal("0")
-    deadline = ((end - timedelta(days=1)).astimezone(BANGKOK).date()
-                if program.period == TierProgram.Period.CALENDAR_YEAR else None)
+    needed = Decimal("0")
+    if next_tier is not None:
+        needed = next_tier.threshold - value
+        if program.metric == TierProgram.Metric.SPEND:
+            needed = max(needed, Decimal("0.01"))
+        else:  # whole points and purchases
+            needed = max(needed.to_integral_value(rounding=ROUND_CEILING), Decimal("1"))
+    if program.period == TierProgram.Period.CALENDAR_YEAR:
+        deadline = (end - timedelta(days=1)).astimezone(BANGKOK).date()
+    elif next_tier is not None:  # by the day the window's earliest purchase (or points) stops counting
+        deadline = tier_rules.member_tier_counts_until(member_id=member.pk, program=program, now=now)
+    else:
+        deadline = None
     return TierStatus(program=program, tiers=tiers, tier=tier, qualified_until=row.qualified_until if row else None,
                       grace_until=row.grace_until if row else None, override_until=row.override_until if row else None,
                       value=value, next_tier=next_tier, needed=needed, deadline=deadline)
 
 
+def _member_tier_rank(member: Member) -> int | None:
+    """The rank of the member's tier (the entry tier's while they have no tier row yet); None: no tier."""
+    from .services import tiers as tier_rules
+
+    tier = tier_rules.member_tier(member)
+    return tier.rank if tier else None
+
+
 def rewards_for_member(*, member: Member, at=None) -> list[tuple[Reward, bool]]:
     """The brand's available rewards with whether the member's tier unlocks each (``min_tier``)."""
-    rank = MemberTier.objects.filter(member_id=member.pk).values_list("tier__rank", flat=True).first()
+    rank = _member_tier_rank(member)
     rewards = rewards_available(brand=member.brand, at=at).select_related("min_tier")
     return [(reward, reward.min_tier_id is None or (rank is not None and rank >= reward.min_tier.rank))
             for reward in rewards]
@@ -169,6 +187,6 @@ def member_tier_row(*, member: Member) -> MemberTier | None:
 
 def rewards_unlocked(*, member: Member, at=None) -> QuerySet[Reward]:
     """The available rewards the member's tier unlocks (no ``min_tier``, or one at or below their tier)."""
-    rank = MemberTier.objects.filter(member_id=member.pk).values_list("tier__rank", flat=True).first()
+    rank = _member_tier_rank(member)
     unlocked = Q(min_tier__isnull=True) | (Q(min_tier__rank__lte=rank) if rank is not None else Q(pk__in=[]))
     return rewards_available(brand=member.brand, at=at).filter(unlocked)

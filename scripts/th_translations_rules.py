@@ -28,6 +28,7 @@ TH = {
     "not for this branch": "ไม่ใช่สาขาที่กำหนด",
     "not for this channel": "ไม่ใช่ช่องทางที่กำหนด",
     "the bill is below its minimum of %(minimum)s THB": "ยอดบิลต่ำกว่าขั้นต่ำ %(minimum)s บาท",
+    "the bill is 0 THB": "ยอดบิลเป็น 0 บาท",
     "bonus for the bill": "โบนัสต่อบิล",
     "%(bonus)s per item × %(quantity)s items": "%(bonus)s แต้มต่อชิ้น × %(quantity)s ชิ้น",
     "×%(multiplier)s on %(base)s base points": "×%(multiplier)s จากแต้มพื้นฐาน %(base)s แต้ม",
@@ -71,14 +72,18 @@ TH = {
         "จากนั้นใช้โปรโมชันตามลำดับความสำคัญ (เลขน้อยก่อน) แล้วตามลำดับที่สร้าง โปรโมชันจะใช้เมื่อช่วงวันที่ "
         "วันในสัปดาห์และช่วงเวลา (เวลากรุงเทพฯ ช่วงเวลาอย่าง 22:00–02:00 นับเป็นของวันที่เริ่ม) ระดับสมาชิก สาขา "
         "ช่องทาง และยอดบิลขั้นต่ำตรงทั้งหมด",
-    "Multiplier: base points of the matching lines × (multiplier − 1). Bill bonus: the bonus once. Item bonus: "
-    "the bonus for each unit of the matching lines.":
+    "Multiplier: base points of the matching lines × (multiplier − 1). Bill bonus: the bonus once (with SKUs or "
+    "categories chosen, only when one of them is on the bill). Item bonus: the bonus for each unit of the "
+    "matching lines. A bill of 0 THB gets no promotion points.":
         "ตัวคูณ: แต้มพื้นฐานของรายการที่ตรง × (ตัวคูณ − 1) โบนัสต่อบิล: ได้โบนัสหนึ่งครั้ง "
-        "โบนัสต่อชิ้น: ได้โบนัสทุกชิ้นของรายการที่ตรง",
+        "(หากเลือก SKU หรือหมวดสินค้าไว้ บิลต้องมีสินค้านั้นอย่างน้อยหนึ่งรายการ) "
+        "โบนัสต่อชิ้น: ได้โบนัสทุกชิ้นของรายการที่ตรง บิล 0 บาทไม่ได้แต้มโปรโมชัน",
     "Caps: first the promotion's cap per bill, then its cap per member per day, week (Monday to Sunday), month or "
-    "the whole promotion, then the brand's cap on all promotion points of one bill.":
+    "the whole promotion (a window such as 22:00–02:00 counts in the day it starts), then the brand's cap on all "
+    "promotion points of one bill.":
         "เพดานแต้ม: เพดานต่อบิลของโปรโมชันก่อน แล้วเพดานต่อสมาชิกต่อวัน สัปดาห์ (จันทร์ถึงอาทิตย์) เดือน "
-        "หรือตลอดโปรโมชัน แล้วจึงเพดานของแบรนด์สำหรับแต้มโปรโมชันทั้งหมดในหนึ่งบิล",
+        "หรือตลอดโปรโมชัน (ช่วงเวลาอย่าง 22:00–02:00 นับเป็นของวันที่เริ่ม) "
+        "แล้วจึงเพดานของแบรนด์สำหรับแต้มโปรโมชันทั้งหมดในหนึ่งบิล",
     "An exclusive promotion that gives points stops every promotion after it.":
         "โปรโมชันเฉพาะที่ให้แต้มแล้วจะหยุดโปรโมชันทั้งหมดที่อยู่ถัดไป",
     # loyalty/admin_rules.py: forms and the preview page
@@ -114,6 +119,10 @@ TH = {
     "Row %(number)s: the quantity must be 1 or more and the amount 0 or more.":
         "บรรทัดที่ %(number)s: จำนวนต้องตั้งแต่ 1 ขึ้นไปและยอดเงินต้องตั้งแต่ 0 ขึ้นไป",
     "At most 100 lines.": "ได้ไม่เกิน 100 รายการ",
+    "Row %(number)s: the amount must be at most %(maximum)s THB.":
+        "บรรทัดที่ %(number)s: ยอดเงินต้องไม่เกิน %(maximum)s บาท",
+    "The lines add up to more than %(maximum)s THB: enter a smaller bill.":
+        "รายการรวมกันเกิน %(maximum)s บาท: กรุณาใส่บิลที่เล็กลง",
     # loyalty/templates/admin/loyalty/earn_*.html
     "Preview a bill": "ทดลองคำนวณบิล",
     "How earn rules and promotions stack": "กติกาการสะสมแต้มและโปรโมชันทำงานร่วมกันอย่างไร",

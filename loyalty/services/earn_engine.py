@@ -14,32 +14,36 @@ The rules, in the order they apply (also in ``docs/earning.md`` and on the admin
 2. Base points per line: the most specific active rule of the currency that matches the
    line (SKU > category > channel > branch > base rate; ``EarnRule.specificity``) and
    whose minimum bill the total reaches. A rule of 0 points excludes the line.
-   Exact value = amount × points ÷ spend.
+   Exact value = amount × points ÷ spend, an exact ``Fraction`` until rounding.
 3. Rounding (``EarnPolicy``; default: down, on the bill): on the bill, exact line values
    are added and rounded once; per line, each line is rounded, then added.
 4. Tier: the member's tier multiplier m adds round(base × (m − 1)).
 5. Promotions of the currency, by priority then id. One applies when its dates, days of
    week and hours (Bangkok time; an overnight window such as 22:00–02:00 belongs to the
-   day it starts), tiers, branches, channels and minimum bill all fit, and it gives
-   points. Multiplier: round(base points of the matching lines × (multiplier − 1));
-   bill bonus: bonus once; item bonus: bonus per unit of the matching lines. Lines
+   day it starts), tiers, branches, channels and minimum bill all fit, the bill is more
+   than 0 THB, and it gives points. Multiplier: round(base points of the matching lines ×
+   (multiplier − 1)); bill bonus: bonus once (with SKUs or categories chosen, only when a
+   matching line is on the bill); item bonus: bonus per unit of the matching lines. Lines
    excluded by a 0-point rule count only for promotions that name their SKU or
    category. Caps, in order: per bill, per member per period (day, Monday–Sunday week,
-   month in Bangkok time, or the whole promotion; from earlier awards), then the
+   month in Bangkok time, of the day an overnight window started, or the whole
+   promotion; from earlier awards), then the
    brand's cap on all promotion points of one bill. An exclusive promotion that applies
    stops every promotion after it.
 6. The total is base + tier + promotions: an integer, never negative.
 """
 
+import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from fractions import Fraction
 
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from loyalty.models import EarnPolicy, EarnRule, MemberTier, PointCurrency, Promotion, PromotionAward
+from loyalty.models import EarnPolicy, EarnRule, PointCurrency, Promotion, PromotionAward
 from loyalty.models.rules import ROUNDING_MODES, Rounding
 
 from .ledger import BANGKOK
@@ -84,13 +88,13 @@ class CurrencyEarn:
 @dataclass
 class _Line:
     number: int
-    amount: Decimal
+    amount: Fraction  # exact: a line scaled pro rata is not cut to 28 digits (1/3 + 1/3 + 1/3 is 1)
     sku: str
     category: str
     quantity: int
     rule: EarnRule | None = None
-    exact: Decimal = Decimal(0)
-    points: Decimal = Decimal(0)  # the line's base points: exact (bill rounding) or rounded (line rounding)
+    exact: Fraction = Fraction(0)
+    points: Fraction = Fraction(0)  # the line's base points: exact (bill rounding) or rounded (line rounding)
 
     @property
     def excluded(self) -> bool:
@@ -101,18 +105,31 @@ class _Line:
         return ", ".join(part for part in parts if part) or _("bill")
 
 
-def _money(value: Decimal) -> str:
-    return str(Decimal(value).quantize(CENT))
+def _decimal(value) -> Decimal:
+    if isinstance(value, Fraction):
+        return Decimal(value.numerator) / Decimal(value.denominator)
+    return Decimal(value)
 
 
-def _exact(value: Decimal) -> str:
+def _money(value) -> str:
+    return str(_decimal(value).quantize(CENT, rounding=ROUND_HALF_UP))
+
+
+def _exact(value) -> str:
     """An exact points value for people: at most 4 decimals, no trailing zeros."""
-    text = f"{Decimal(value).quantize(Decimal('0.0001')):f}".rstrip("0").rstrip(".")
-    return text or "0"
+    text = f"{_decimal(value).quantize(Decimal('0.0001'), rounding=ROUND_HALF_UP):f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
 
 
-def _round(value: Decimal, mode: str) -> int:
-    return int(Decimal(value).to_integral_value(rounding=ROUNDING_MODES[mode]))
+def _round(value, mode: str) -> int:
+    """``value`` (Decimal, Fraction or int) rounded exactly: down (floor), up (ceiling) or half up (away from 0)."""
+    exact = Fraction(value)
+    if ROUNDING_MODES[mode] == ROUND_FLOOR:
+        return math.floor(exact)
+    if ROUNDING_MODES[mode] == ROUND_CEILING:
+        return math.ceil(exact)
+    half_up = math.floor(abs(exact) + Fraction(1, 2))
+    return half_up if exact >= 0 else -half_up
 
 
 def _rule_label(rule: EarnRule) -> str:
@@ -139,26 +156,28 @@ def earn_currencies(*, brand) -> list[PointCurrency]:
 
 
 def member_tier(member):
-    """The member's current tier, or None."""
+    """The member's current tier, or None (no member, or the brand's tier program is off)."""
     if member is None:
         return None
-    status = MemberTier.objects.filter(member=member).select_related("tier").first()
-    return status.tier if status is not None else None
+    from .tiers import member_tier as current_tier  # tiers imports nothing from here; keep the import local
+
+    return current_tier(member)
 
 
 def _lines(lines, total: Decimal, result: CurrencyEarn) -> list[_Line]:
     if not lines:
         result.note("lines", _("The bill has no lines: its total of %(total)s THB is one line.")
                     % {"total": _money(total)}, total=_money(total))
-        return [_Line(1, total, "", "", 1)]
-    built = [_Line(number, Decimal(line.amount), line.sku or "", line.category or "", int(line.quantity or 1))
+        return [_Line(1, Fraction(total), "", "", 1)]
+    built = [_Line(number, Fraction(Decimal(line.amount)), line.sku or "", line.category or "",
+                   int(line.quantity or 1))
              for number, line in enumerate(lines, start=1)]
-    lines_total = sum((line.amount for line in built), Decimal(0))
-    if lines_total == total:
+    lines_total = sum((line.amount for line in built), Fraction(0))
+    if lines_total == Fraction(total):
         return built
     if lines_total > 0:
         for line in built:
-            line.amount = line.amount * total / lines_total
+            line.amount = line.amount * Fraction(total) / lines_total
         result.note("lines_scaled",
                     _("The lines add up to %(lines)s THB but the bill is %(total)s THB: each line is scaled "
                       "pro rata to the bill.") % {"lines": _money(lines_total), "total": _money(total)},
@@ -166,7 +185,7 @@ def _lines(lines, total: Decimal, result: CurrencyEarn) -> list[_Line]:
     else:
         quantity = sum(line.quantity for line in built) or 1
         for line in built:
-            line.amount = total * line.quantity / quantity
+            line.amount = Fraction(total) * line.quantity / quantity
         result.note("lines_by_quantity",
                     _("The lines carry no amounts: the bill of %(total)s THB is shared by quantity.")
                     % {"total": _money(total)}, total=_money(total))
@@ -200,14 +219,14 @@ def _base(lines: list[_Line], rules: list[EarnRule], *, branch_id, channel: str,
             result.note("line", _("Line %(number)s (%(line)s, %(amount)s THB): excluded by rule %(rule)s "
                                   "(0 points).") % words, rule=line.rule.pk, excluded=True, points="0", **data)
             continue
-        line.exact = line.amount * line.rule.points / line.rule.spend_amount
-        line.points = (Decimal(_round(line.exact, policy.rounding))
+        line.exact = line.amount * line.rule.points / Fraction(line.rule.spend_amount)
+        line.points = (Fraction(_round(line.exact, policy.rounding))
                        if policy.rounding_scope == EarnPolicy.Scope.LINE else line.exact)
         result.note("line", _("Line %(number)s (%(line)s, %(amount)s THB): rule %(rule)s → %(points)s points.")
                     % {**words, "points": _exact(line.points)},
                     rule=line.rule.pk, specificity=line.rule.specificity, exact=_exact(line.exact),
                     points=_exact(line.points), **data)
-    exact = sum((line.points for line in lines), Decimal(0))
+    exact = sum((line.points for line in lines), Fraction(0))
     base = _round(exact, policy.rounding)
     mode = Rounding(policy.rounding).label
     if policy.rounding_scope == EarnPolicy.Scope.LINE:
@@ -235,27 +254,28 @@ def _in_hours(promotion: Promotion, local: datetime) -> tuple[bool, date]:
     return (start is None or now >= start) and (end is None or now < end), day
 
 
-def _period_start(promotion: Promotion, local: datetime) -> datetime | None:
-    day = local.date()
+def _period(promotion: Promotion, window_day: date) -> tuple[datetime, datetime] | None:
+    """The member-cap period (Bangkok time) of a bill in the window of ``window_day``; None: the whole promotion.
+
+    Periods start at midnight, except for an overnight window (22:00–02:00): its hours after
+    midnight belong to the day before, so its periods start when the window ends (02:00)
+    and one night never counts in two days, or in two weeks on a Sunday night.
+    """
     if promotion.cap_period == Promotion.CapPeriod.DAY:
-        start = day
+        start = window_day
+        end = start + timedelta(days=1)
     elif promotion.cap_period == Promotion.CapPeriod.WEEK:
-        start = day - timedelta(days=day.weekday())
+        start = window_day - timedelta(days=window_day.weekday())
+        end = start + timedelta(days=7)
     elif promotion.cap_period == Promotion.CapPeriod.MONTH:
-        start = day.replace(day=1)
+        start = window_day.replace(day=1)
+        end = (start.replace(day=28) + timedelta(days=4)).replace(day=1)
     else:
         return None
-    return datetime.combine(start, time.min, tzinfo=BANGKOK)
-
-
-def _period_end(promotion: Promotion, start: datetime) -> datetime:
-    if promotion.cap_period == Promotion.CapPeriod.DAY:
-        day = start.date() + timedelta(days=1)
-    elif promotion.cap_period == Promotion.CapPeriod.WEEK:
-        day = start.date() + timedelta(days=7)
-    else:
-        day = (start.date().replace(day=28) + timedelta(days=4)).replace(day=1)
-    return datetime.combine(day, time.min, tzinfo=BANGKOK)
+    overnight = (promotion.time_from is not None and promotion.time_until is not None
+                 and promotion.time_from > promotion.time_until)
+    shift = promotion.time_until.replace(tzinfo=None) if overnight else time.min
+    return datetime.combine(start, shift, tzinfo=BANGKOK), datetime.combine(end, shift, tzinfo=BANGKOK)
 
 
 def _skip_reason(promotion: Promotion, *, at: datetime, local: datetime, tier, branch_id, channel: str,
@@ -280,6 +300,8 @@ def _skip_reason(promotion: Promotion, *, at: datetime, local: datetime, tier, b
         return "wrong_branch", _("not for this branch")
     if promotion.channel_set and channel not in promotion.channel_set:
         return "wrong_channel", _("not for this channel")
+    if total <= 0:  # a bill of nothing cannot be refunded: it must not earn a bonus either
+        return "below_minimum", _("the bill is 0 THB")
     if total < promotion.minimum_bill:
         return "below_minimum", _("the bill is below its minimum of %(minimum)s THB") % {
             "minimum": _money(promotion.minimum_bill)}
@@ -296,12 +318,14 @@ def _matching_lines(promotion: Promotion, lines: list[_Line]) -> list[_Line]:
 def _promotion_points(promotion: Promotion, lines: list[_Line], policy: EarnPolicy) -> tuple[int, str]:
     matching = _matching_lines(promotion, lines)
     if promotion.kind == Promotion.Kind.BILL_BONUS:
+        if (promotion.sku_set or promotion.category_set) and not matching:
+            return 0, ""  # a bonus for bills with chosen SKUs or categories needs one of them on the bill
         return promotion.bonus_points, _("bonus for the bill")
     if promotion.kind == Promotion.Kind.ITEM_BONUS:
         quantity = sum(line.quantity for line in matching)
         return promotion.bonus_points * quantity, _("%(bonus)s per item × %(quantity)s items") % {
             "bonus": promotion.bonus_points, "quantity": quantity}
-    base = _round(sum((line.points for line in matching), Decimal(0)), policy.rounding)
+    base = _round(sum((line.points for line in matching), Fraction(0)), policy.rounding)
     extra = _round(Decimal(base) * (promotion.multiplier - 1), policy.rounding)
     return extra, _("×%(multiplier)s on %(base)s base points") % {
         "multiplier": _exact(promotion.multiplier), "base": base}
@@ -309,9 +333,9 @@ def _promotion_points(promotion: Promotion, lines: list[_Line], policy: EarnPoli
 
 def _member_used(promotion: Promotion, member, local: datetime) -> int:
     awards = PromotionAward.objects.filter(promotion=promotion, member=member)
-    start = _period_start(promotion, local)
-    if start is not None:
-        awards = awards.filter(awarded_at__gte=start, awarded_at__lt=_period_end(promotion, start))
+    period = _period(promotion, _in_hours(promotion, local)[1])
+    if period is not None:
+        awards = awards.filter(awarded_at__gte=period[0], awarded_at__lt=period[1])
     return awards.aggregate(total=Sum("points"))["total"] or 0
 
 

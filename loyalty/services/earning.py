@@ -59,8 +59,23 @@ class PurchaseResult:
         return self.purchase.balance_after
 
 
-def _earn_key(purchase: Purchase, currency_code: str) -> str:
-    return f"purchase:{purchase.brand_id}:{purchase.channel}:{purchase.order_id}:{currency_code}"
+def _earn_key(purchase: Purchase, currency_label: str) -> str:
+    return f"purchase:{purchase.brand_id}:{purchase.channel}:{purchase.order_id}:{currency_label}"
+
+
+def _currency_labels(currencies, brand_id: int) -> dict[int, str]:
+    """A label per currency for keys and refund details, distinct within one purchase.
+
+    Codes are unique per brand only: a currency shared by another brand may have the code
+    of one of the brand's own (both "points"). Such a currency is labelled
+    ``code@owner-brand-id`` (``@`` is never part of a code); every other keeps its code.
+    """
+    currencies = list(currencies)
+    own_codes = {currency.code for currency in currencies if currency.brand_id == brand_id}
+    codes = [currency.code for currency in currencies]
+    return {currency.pk: currency.code
+            if currency.brand_id == brand_id or (currency.code not in own_codes and codes.count(currency.code) == 1)
+            else f"{currency.code}@{currency.brand_id}" for currency in currencies}
 
 
 def _result(purchase: Purchase, *, created: bool) -> PurchaseResult:
@@ -102,6 +117,9 @@ def purchase_record(
     total = Decimal(total).quantize(CENT)
     if total < 0:
         raise ValidationFailed(fields={"total": ["Must be zero or more."]})
+    if any(Decimal(line.amount) < 0 or int(line.quantity) < 1 for line in lines):
+        raise ValidationFailed(fields={"lines": ["Every line needs an amount of zero or more and a quantity of "
+                                                 "1 or more."]})
     existing = Purchase.objects.filter(brand=brand, channel=channel, order_id=order_id).first()
     if existing is not None:
         _check_replay(existing, member=member, total=total)
@@ -110,6 +128,7 @@ def purchase_record(
         raise MemberInactive()
 
     currencies = earn_currencies(brand=brand)
+    labels = _currency_labels(currencies, brand.pk)
     try:
         with transaction.atomic():
             purchase = Purchase.objects.create(
@@ -139,7 +158,7 @@ def purchase_record(
                     account=account,
                     amount=result.points,
                     kind=Kind.EARN,
-                    idempotency_key=_earn_key(purchase, currency.code),
+                    idempotency_key=_earn_key(purchase, labels[currency.pk]),
                     source=Source(channel=channel, purchase=purchase, reference=order_id,
                                   details=_earn_details(result)),
                     expires_at=lot_expiry(currency=currency, earned_at=purchased_at),
@@ -228,8 +247,9 @@ def purchase_refund(
                             .order_by("account_id"))
         locked = accounts_lock(earn.account_id for earn in earn_entries)
         previous = list(purchase.refunds.all())
+        labels = _currency_labels((earn.account.currency for earn in earn_entries), purchase.brand_id)
         for earn in earn_entries:
-            code = earn.account.currency.code
+            code = labels[earn.account.currency_id]
             account = locked[earn.account_id]
             lots_expire_due(account)
             already = sum(r.details.get(code, {}).get("target", 0) for r in previous)
@@ -252,7 +272,7 @@ def purchase_refund(
                 )
             shortfall = target - expired - reversed_points
             details[code] = {"target": target, "expired": expired, "reversed": reversed_points, "shortfall": shortfall}
-            if earn.account.currency.is_default:
+            if earn.account.currency.is_default and earn.account.currency.brand_id == purchase.brand_id:
                 reversed_default += reversed_points
                 shortfall_default += shortfall
 

@@ -27,7 +27,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models import Count, F, Sum
+from django.db.models import Count, F, Min, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -125,24 +125,54 @@ def entry_tier(tiers: list[Tier]) -> Tier | None:
 
 
 def tier_for_value(tiers: list[Tier], value: Decimal) -> Tier | None:
-    """The highest-rank tier whose threshold the value reaches (None: none)."""
+    """The highest-rank tier whose threshold the value reaches (None: none).
+
+    A negative value (more points reversed than earned in the period) reaches what 0 reaches:
+    a threshold-0 entry tier holds for every member.
+    """
+    value = max(value, Decimal("0"))
     reached = [tier for tier in tiers if tier.threshold <= value]
     return max(reached, key=lambda tier: tier.rank) if reached else None
 
 
 def member_tier_value(*, member_id: int, program: TierProgram, start: datetime, end: datetime) -> Decimal:
-    """The member's qualifying value in ``[start, end)`` under the program's metric."""
+    """The member's qualifying value in ``[start, end)`` under the program's metric (the program's brand only)."""
     if program.metric == TierProgram.Metric.POINTS:
         total = LedgerEntry.objects.filter(
-            account__member_id=member_id, account__currency_id=program_currency_id(program),
+            account__member_id=member_id, account__brand_id=program.brand_id,
+            account__currency_id=program_currency_id(program),
             kind__in=[LedgerEntry.Kind.EARN, LedgerEntry.Kind.REVERSE], created_at__gte=start, created_at__lt=end,
         ).aggregate(total=Sum("amount"))["total"]
         return Decimal(total or 0)
-    purchases = Purchase.objects.filter(member_id=member_id, purchased_at__gte=start, purchased_at__lt=end)
+    purchases = Purchase.objects.filter(member_id=member_id, brand_id=program.brand_id, purchased_at__gte=start,
+                                        purchased_at__lt=end)
     if program.metric == TierProgram.Metric.PURCHASES:
         return Decimal(purchases.exclude(status=Purchase.Status.REFUNDED).aggregate(n=Count("pk"))["n"])
     total = purchases.aggregate(total=Sum(F("total") - F("refunded_total")))["total"]
     return Decimal(total or 0)
+
+
+def member_tier_counts_until(*, member_id: int, program: TierProgram, now: datetime) -> date | None:
+    """Rolling window: the last Bangkok day on which the member's current value still counts whole.
+
+    The value of the window ``current_window(now)`` starts to shrink on the day its earliest
+    contribution (purchase or earn entry) leaves the window; None when nothing counts yet.
+    """
+    start, end = current_window(program, now)
+    if program.metric == TierProgram.Metric.POINTS:
+        first = LedgerEntry.objects.filter(
+            account__member_id=member_id, account__brand_id=program.brand_id,
+            account__currency_id=program_currency_id(program), kind=LedgerEntry.Kind.EARN, amount__gt=0,
+            created_at__gte=start, created_at__lt=end,
+        ).aggregate(first=Min("created_at"))["first"]
+    else:
+        first = Purchase.objects.filter(
+            member_id=member_id, brand_id=program.brand_id, purchased_at__gte=start, purchased_at__lt=end,
+            total__gt=F("refunded_total"),
+        ).aggregate(first=Min("purchased_at"))["first"]
+    if first is None:
+        return None
+    return _add_months(bangkok_date(first), program.rolling_months) - timedelta(days=1)
 
 
 # --- upgrade at once ----------------------------------------------------------------------------
@@ -176,7 +206,9 @@ def member_tier_evaluate(*, member_id: int, now: datetime | None = None) -> Tier
 
     Locks the member's ``MemberTier`` row (created first when missing), so two concurrent
     purchases upgrade once. A member in grace who qualifies for their tier again is renewed
-    (grace cleared). Never downgrades. Returns the change written, or None.
+    (grace cleared); one who reaches a tier above the one their grace would end in now lands
+    in that one when it ends (a silent GRACE change). Never downgrades. Returns the change
+    written, or None.
     """
     now = now or timezone.now()
     member = Member.objects.filter(pk=member_id).first()
@@ -201,6 +233,13 @@ def member_tier_evaluate(*, member_id: int, now: datetime | None = None) -> Tier
             kind = TierChange.Kind.UPGRADE
         elif qualified.rank == current_rank and row.grace_until is not None:
             kind = TierChange.Kind.RENEWAL
+        elif row.grace_until is not None and (row.grace_tier_id is None or qualified.rank > _rank(row.grace_tier_id)):
+            # In grace, short of their tier but above where the grace would end: they land there instead.
+            row.grace_tier = qualified
+            row.save(update_fields=["grace_tier", "updated_at"])
+            return TierChange.objects.create(
+                brand_id=row.brand_id, member_id=row.member_id, kind=TierChange.Kind.GRACE, from_tier=row.tier,
+                to_tier=qualified, value=value, qualified_until=row.grace_until)
         else:
             return None
         from_tier = row.tier
@@ -212,6 +251,10 @@ def member_tier_evaluate(*, member_id: int, now: datetime | None = None) -> Tier
             row.override_until, row.override_reason, row.override_by = None, "", None
         row.save()
         return _change(row, kind=kind, from_tier=from_tier, value=value)
+
+
+def _rank(tier_id: int) -> int:
+    return Tier.objects.filter(pk=tier_id).values_list("rank", flat=True).get()
 
 
 @events.subscribe(events.PURCHASE_RECORDED)
@@ -264,8 +307,19 @@ def tier_override(*, member: Member, tier: Tier | None, until: datetime, reason:
 
 
 def member_tier(member: Member) -> Tier | None:
-    """The member's current tier (None: none)."""
-    return Tier.objects.filter(members__member_id=member.pk).first()
+    """The member's current tier (None: none).
+
+    A member without a ``MemberTier`` row yet is in the entry tier (threshold 0) when the
+    brand runs an active program with one, as the portal shows them. While the brand's
+    program is switched off nobody has a tier: no multiplier, no tier rewards.
+    """
+    program = TierProgram.objects.filter(brand_id=member.brand_id).only("is_active").first()
+    if program is not None and not program.is_active:
+        return None
+    row = MemberTier.objects.select_related("tier").filter(member_id=member.pk).first()
+    if row is not None:
+        return row.tier
+    return entry_tier(brand_tiers(member.brand_id)) if program is not None else None
 
 
 def reward_tier_check(*, member: Member, reward) -> None:
@@ -301,7 +355,8 @@ def _value_sql(program: TierProgram) -> str:
         return f"""
             SELECT d.member_id, COALESCE(SUM(e.amount), 0) AS value
             FROM tier_due d
-            LEFT JOIN {T.account} a ON a.member_id = d.member_id AND a.currency_id = %(currency)s
+            LEFT JOIN {T.account} a ON a.member_id = d.member_id AND a.brand_id = %(brand)s
+                 AND a.currency_id = %(currency)s
             LEFT JOIN {T.entry} e ON e.account_id = a.id AND e.kind IN ('earn', 'reverse')
                  AND e.created_at >= d.window_start AND e.created_at < d.window_end
             GROUP BY d.member_id"""  # noqa: S608 - table names from model _meta
@@ -312,7 +367,7 @@ def _value_sql(program: TierProgram) -> str:
     return f"""
         SELECT d.member_id, {measure} AS value
         FROM tier_due d
-        LEFT JOIN {T.purchase} p ON p.member_id = d.member_id
+        LEFT JOIN {T.purchase} p ON p.member_id = d.member_id AND p.brand_id = %(brand)s
              AND p.purchased_at >= d.window_start AND p.purchased_at < d.window_end
         GROUP BY d.member_id"""  # noqa: S608 - table names from model _meta
 
@@ -326,6 +381,7 @@ def _review_chunk(cursor, program: TierProgram, params: dict) -> dict:
     cursor.execute(f"""
         CREATE TEMP TABLE tier_due ON COMMIT DROP AS
         SELECT mt.member_id, mt.tier_id, t.rank, mt.qualified_until, mt.grace_until, mt.grace_tier_id,
+               mt.override_until,
                ((mt.qualified_until AT TIME ZONE 'Asia/Bangkok') - {length}) AT TIME ZONE 'Asia/Bangkok'
                    AS window_start,
                mt.qualified_until AS window_end
@@ -345,7 +401,7 @@ def _review_chunk(cursor, program: TierProgram, params: dict) -> dict:
         judged AS (
             SELECT d.*, v.value, q.id AS q_tier, q.rank AS q_rank
             FROM tier_due d JOIN vals v USING (member_id)
-            LEFT JOIN LATERAL (SELECT id, rank FROM tiers WHERE threshold <= v.value
+            LEFT JOIN LATERAL (SELECT id, rank FROM tiers WHERE threshold <= GREATEST(v.value, 0)
                                ORDER BY rank DESC LIMIT 1) q ON true
         )
         SELECT member_id, tier_id AS from_tier, value,
@@ -365,9 +421,14 @@ def _review_chunk(cursor, program: TierProgram, params: dict) -> dict:
                 WHEN grace_until IS NOT NULL THEN grace_tier_id
                 ELSE q_tier
             END AS to_tier,
-            q_tier
+            q_tier, qualified_until, grace_until, grace_tier_id, override_until
         FROM judged""", params)  # noqa: S608 - table names from model _meta
+    # The decision was taken on the rows as this statement's snapshot saw them, without locks. A row
+    # changed since (an upgrade on purchase, a staff override, another run of this review) is left
+    # alone: the UPDATE re-checks these columns on the newest row version after waiting for its lock,
+    # and the decisions it did not apply are dropped, so no TierChange is written for them.
     cursor.execute(f"""
+        WITH applied AS (
         UPDATE {T.member_tier} mt SET
             tier_id = d.to_tier,
             achieved_at = CASE WHEN d.to_tier IS DISTINCT FROM d.from_tier THEN %(now)s ELSE mt.achieved_at END,
@@ -377,7 +438,16 @@ def _review_chunk(cursor, program: TierProgram, params: dict) -> dict:
             grace_tier_id = CASE WHEN d.kind = 'grace' THEN d.q_tier END,
             override_until = NULL, override_reason = '', override_by_id = NULL,
             updated_at = %(now)s
-        FROM tier_decision d WHERE mt.member_id = d.member_id""", params)  # noqa: S608 - table names from model _meta
+        FROM tier_decision d
+        WHERE mt.member_id = d.member_id
+          AND mt.tier_id IS NOT DISTINCT FROM d.from_tier
+          AND mt.qualified_until IS NOT DISTINCT FROM d.qualified_until
+          AND mt.grace_until IS NOT DISTINCT FROM d.grace_until
+          AND mt.grace_tier_id IS NOT DISTINCT FROM d.grace_tier_id
+          AND mt.override_until IS NOT DISTINCT FROM d.override_until
+        RETURNING mt.member_id)
+        DELETE FROM tier_decision d WHERE NOT EXISTS (SELECT 1 FROM applied a WHERE a.member_id = d.member_id)
+        """, params)  # noqa: S608 - table names from model _meta
     cursor.execute(f"""
         INSERT INTO {T.change} (brand_id, member_id, kind, from_tier_id, to_tier_id, value, qualified_until,
                                 staff_user_id, reason, run_key, created_at)

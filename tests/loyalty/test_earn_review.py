@@ -118,7 +118,7 @@ def test_a_refund_reports_only_the_brands_own_default_currency(brand, other_bran
     assert purchase.points_earned == 40
     refund = purchase_refund(brand=brand, purchase_id=purchase.pk).refund
     assert refund.points_reversed == 40
-    assert refund.details[theirs.code]["reversed"] == 10
+    assert refund.details[f"points@{other_brand.pk}"]["reversed"] == 10  # not mixed up with ours
     assert ledger_mismatches() == []
 
 
