@@ -8,7 +8,7 @@ FAKE_LINE_PORT ?= 8099
 FAKE_LINE := http://127.0.0.1:$(FAKE_LINE_PORT)
 STAMP := $(VENV)/.installed
 
-.PHONY: run simulate test bench-webhook bench-nightly install assets lint messages clean
+.PHONY: run simulate test bench-webhook bench-nightly bench-leaderboard install assets lint messages clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -95,6 +95,12 @@ bench-nightly: install
 	  $(PY) manage.py migrate --noinput -v0 && \
 	  $(PY) manage.py bench_seed --members $(MEMBERS) --entries $(ENTRIES) --brands 3 && \
 	  $(PY) -m bench.nightly_jobs $(ARGS)
+
+# The top spender leaderboard on the seeded taem_bench (figures in BENCHMARKS.md; seed it first with
+# `make bench-nightly`): builds races set-based, then times a member's rank and the top N.
+bench-leaderboard: install
+	@url="$$(./scripts/ensure_postgres.sh)" && DATABASE_URL="$${url%/*}/taem_bench" && export DATABASE_URL && \
+	  $(PY) -m bench.leaderboard $(ARGS)
 
 lint: install
 	$(PY) -m ruff check .

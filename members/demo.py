@@ -29,7 +29,8 @@ DEMO_SLUG = "demo"
 STAFF_USERNAME = "demo-staff"
 CASHIER_USERNAME = "demo-cashier"
 MANAGER_GROUP = "Brand managers"
-MANAGED_APPS = ("members", "loyalty", "claims", "receipts", "orders", "activity", "messaging", "consent")
+MANAGED_APPS = ("members", "loyalty", "claims", "receipts", "orders", "activity", "messaging", "consent", "missions",
+                "draws", "leaderboards", "coupon_campaigns")
 DEMO_MESSAGING_CHANNEL_ID = "2000000000"
 DEMO_LOGIN_CHANNEL_ID = "1650000000"
 

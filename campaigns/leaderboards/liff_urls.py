@@ -1,7 +1,12 @@
-"""Included at ``/liff/<brand_slug>/leaderboards/`` inside the portal's ``liff`` namespace."""
+"""Included at ``/liff/<brand_slug>/races/`` inside the portal's ``liff`` namespace."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "leaderboards"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.races_home, name="home"),
+    path("<int:race_id>/", views.race_page, name="race"),
+]
