@@ -158,17 +158,49 @@ class RewardForm(SameBrandForm):
 
     class Meta:
         model = Reward
-        fields = ["brand", "currency", "name", "name_en", "description", "points_cost", "value_thb", "stock",
-                  "min_tier", "is_active", "starts_at", "ends_at", "coupon_valid_days"]
+        fields = ["brand", "currency", "name", "name_en", "description", "redeemable", "points_cost", "value_thb",
+                  "stock", "min_tier", "is_active", "is_flash", "starts_at", "ends_at", "coupon_valid_days",
+                  "coupon_kind", "coupon_value", "percent_cap_thb", "min_spend_thb", "branches"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "coupon_kind" in self.fields:
+            self.fields["coupon_kind"].required = False  # not given: a free item, as before coupon values
+
+    def clean(self):
+        cleaned = super().clean()
+        cleaned["coupon_kind"] = cleaned.get("coupon_kind") or Reward.CouponKind.FREE_ITEM
+        brand = cleaned.get("brand") or (self.instance.brand if self.instance.pk else None)
+        if brand and any(branch.brand_id != brand.pk for branch in cleaned.get("branches") or []):
+            self.add_error("branches", _("The branches must belong to the reward's brand."))
+        if cleaned.get("redeemable", True) and not cleaned.get("points_cost"):
+            self.add_error("points_cost", _("A reward redeemable with points needs a points cost above 0."))
+        kind, value = cleaned.get("coupon_kind"), cleaned.get("coupon_value")
+        if kind == Reward.CouponKind.AMOUNT_OFF and not (value and value > 0):
+            self.add_error("coupon_value", _("Enter the THB taken off the bill."))
+        if kind == Reward.CouponKind.PERCENT_OFF and not (value and 0 < value <= 100):
+            self.add_error("coupon_value", _("Enter a percent between 1 and 100."))
+        if cleaned.get("percent_cap_thb") is not None and kind != Reward.CouponKind.PERCENT_OFF:
+            self.add_error("percent_cap_thb", _("Only a percent-off coupon has a cap."))
+        if cleaned.get("is_flash"):
+            stock = cleaned.get("stock") if "stock" in cleaned else self.instance.stock
+            if not cleaned.get("ends_at"):
+                self.add_error("ends_at", _("A flash reward needs an end time."))
+            if stock is None:
+                self.add_error("is_flash" if self.instance.pk else "stock",
+                               _("A flash reward needs a limited stock."))
+        return cleaned
 
 
 
 @admin.register(Reward)
 class RewardAdmin(BrandScopedAdmin):
     form = RewardForm
-    list_display = ["name", "brand", "points_cost", "stock", "is_active", "starts_at", "ends_at"]
-    list_filter = ["brand", "is_active"]
+    list_display = ["name", "brand", "points_cost", "coupon_kind", "stock", "is_active", "is_flash", "redeemable",
+                    "starts_at", "ends_at"]
+    list_filter = ["brand", "is_active", "is_flash", "redeemable", "coupon_kind"]
     search_fields = ["name", "name_en"]
+    filter_horizontal = ["branches"]
 
     def get_readonly_fields(self, request, obj=None):
         # Stock changes by redemption under a conditional UPDATE; the form must not write back

@@ -66,3 +66,21 @@ class CouponExpired(DomainError):
 class CouponCancelled(DomainError):
     code = "coupon_cancelled"
     message = _("This coupon was cancelled.")
+
+
+class RewardNotRedeemable(DomainError):
+    code = "reward_not_redeemable"
+    message = _("This reward is only given by campaigns and cannot be redeemed with points.")
+
+
+class CouponNotValidAtBranch(DomainError):
+    code = "coupon_wrong_branch"
+    message = _("This coupon cannot be used at this branch.")
+
+
+class CouponBelowMinimumSpend(DomainError):
+    code = "coupon_below_minimum_spend"
+    message = _("This coupon needs a bill of at least %(minimum)s THB.")
+
+    def __init__(self, *, minimum, **context):
+        super().__init__(self.message % {"minimum": minimum}, minimum=minimum, **context)

@@ -44,7 +44,7 @@ def member_ledger(*, member: Member) -> QuerySet[LedgerEntry]:
 def rewards_available(*, brand: Brand, at=None) -> QuerySet[Reward]:
     at = at or timezone.now()
     return (
-        Reward.objects.filter(brand=brand, is_active=True)
+        Reward.objects.filter(brand=brand, is_active=True, redeemable=True)
         .filter(Q(starts_at__isnull=True) | Q(starts_at__lte=at))
         .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=at))
         .select_related("currency", "min_tier")

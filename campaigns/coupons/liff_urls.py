@@ -1,7 +1,11 @@
-"""Included at ``/liff/<brand_slug>/coupons/`` inside the portal's ``liff`` namespace."""
+"""Included at ``/liff/<brand_slug>/offers/`` inside the portal's ``liff`` namespace."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "coupons"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.offers, name="offers"),
+]

@@ -200,4 +200,6 @@ class CardVerifyInputSerializer(serializers.Serializer):
 
 class CouponUseInputSerializer(serializers.Serializer):
     branch = serializers.CharField(required=False, max_length=32)
+    bill_total = serializers.DecimalField(required=False, max_digits=12, decimal_places=2, min_value=0,
+                                          help_text="The bill in THB, to check the coupon's minimum spend.")
     reference = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")

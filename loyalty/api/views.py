@@ -211,6 +211,7 @@ class CouponUseView(APIView):
         data = s.CouponUseInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         branch = resolve_branch(request, brand, data.validated_data.get("branch"))
-        coupon = coupon_use(brand=brand, code=code, branch=branch, reference=data.validated_data["reference"])
+        coupon = coupon_use(brand=brand, code=code, branch=branch, reference=data.validated_data["reference"],
+                            bill_total=data.validated_data.get("bill_total"))
         return Response(s.CouponSerializer(coupon).data)
 

@@ -214,7 +214,7 @@ class PromotionAward(AppendOnlyModel):
     promotion = models.ForeignKey(Promotion, on_delete=models.PROTECT, related_name="awards")
     member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="promotion_awards")
     purchase = models.ForeignKey("loyalty.Purchase", on_delete=models.PROTECT, related_name="promotion_awards")
-    points = models.PositiveIntegerField(_("points"))
+    points = models.PositiveBigIntegerField(_("points"))
     awarded_at = models.DateTimeField(_("awarded at"))
 
     class Meta:

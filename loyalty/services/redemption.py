@@ -7,6 +7,7 @@ the request id by a unique constraint, the coupon's single use by a conditional
 
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
@@ -15,12 +16,15 @@ from django.utils import timezone
 from loyalty import events
 from loyalty.errors import (
     CouponAlreadyUsed,
+    CouponBelowMinimumSpend,
     CouponCancelled,
     CouponExpired,
     CouponNotFound,
+    CouponNotValidAtBranch,
     IdempotencyConflict,
     RewardInactive,
     RewardNotFound,
+    RewardNotRedeemable,
     RewardOutOfStock,
 )
 from loyalty.models import Coupon, Redemption, Reward
@@ -59,7 +63,8 @@ def reward_redeem(
     account and debit the points, create the redemption and coupon. Raises
     ``RewardNotFound``, ``RewardInactive``, ``RewardOutOfStock``, ``InsufficientPoints``,
     ``MemberInactive``, ``RewardTierRequired`` (the reward's ``min_tier`` is above the
-    member's tier) or ``IdempotencyConflict``; on any error nothing is written.
+    member's tier), ``RewardNotRedeemable`` (a campaign-only reward) or ``IdempotencyConflict``;
+    on any error nothing is written.
     """
     existing = Redemption.objects.filter(brand=brand, request_id=request_id).first()
     if existing is not None:
@@ -70,6 +75,8 @@ def reward_redeem(
     now = timezone.now()
     if not reward.is_available(now):
         raise RewardInactive()
+    if not reward.redeemable:
+        raise RewardNotRedeemable()
     reward_tier_check(member=member, reward=reward)
     if member.status == Member.Status.SUSPENDED:
         raise MemberInactive()
@@ -119,21 +126,35 @@ def reward_restock(*, reward: Reward, quantity: int) -> Reward:
     return reward
 
 
-def coupon_use(*, brand: Brand, code: str, branch: Branch | None = None, reference: str = "") -> Coupon:
+def coupon_use(*, brand: Brand, code: str, branch: Branch | None = None, reference: str = "",
+               bill_total: Decimal | None = None) -> Coupon:
     """Mark a coupon used, at most once, by a conditional UPDATE.
 
-    Raises ``CouponNotFound``, ``CouponAlreadyUsed``, ``CouponExpired``, ``CouponCancelled``.
+    The coupon's conditions (its reward's) are checked first and nothing is written when
+    they fail: a coupon limited to some branches is refused elsewhere and when no branch
+    is given (``CouponNotValidAtBranch``); with a ``bill_total``, a bill below the minimum
+    spend is refused (``CouponBelowMinimumSpend``). Also raises ``CouponNotFound``,
+    ``CouponAlreadyUsed``, ``CouponExpired``, ``CouponCancelled``.
     """
     code = normalise_coupon_code(code)
     now = timezone.now()
-    updated = (
-        Coupon.objects.filter(brand=brand, code=code, status=Coupon.Status.ISSUED)
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-        .update(status=Coupon.Status.USED, used_at=now, used_branch=branch, used_reference=reference[:200])
-    )
     coupon = Coupon.objects.select_related("reward").filter(brand=brand, code=code).first()
     if coupon is None:
         raise CouponNotFound()
+    if coupon.status == Coupon.Status.ISSUED and (coupon.expires_at is None or coupon.expires_at > now):
+        # The conditions are the reward's settings, not contended state: reading them first is safe.
+        branch_ids = {row.pk for row in coupon.reward.branches.all()}
+        if branch_ids and (branch is None or branch.pk not in branch_ids):
+            raise CouponNotValidAtBranch()
+        minimum = coupon.reward.min_spend_thb
+        if bill_total is not None and minimum is not None and Decimal(bill_total) < minimum:
+            raise CouponBelowMinimumSpend(minimum=minimum)
+    updated = (
+        Coupon.objects.filter(pk=coupon.pk, status=Coupon.Status.ISSUED)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .update(status=Coupon.Status.USED, used_at=now, used_branch=branch, used_reference=reference[:200])
+    )
+    coupon.refresh_from_db(fields=["status", "used_at", "used_branch", "used_reference"])
     if updated == 1:
         events.emit(events.COUPON_USED, coupon_id=coupon.pk)
         return coupon

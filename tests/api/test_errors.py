@@ -5,6 +5,7 @@ coupons, stock, balances, members)."""
 import re
 from contextlib import contextmanager
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
@@ -698,3 +699,14 @@ def test_messages_are_thai_when_no_language_is_asked(pos_client, brand, settings
     response = pos_client.get("/api/v1/members/ZZZZZZZZ/")
     error = assert_error(response, 404, "member_not_found")
     assert THAI.search(error["message"]), error["message"]
+
+
+def test_a_bill_below_the_coupons_minimum_spend_is_refused_and_the_coupon_stays_issued(pos_client, brand, member):
+    coupon = issued_coupon(brand, member)
+    Reward.objects.filter(pk=coupon.reward_id).update(min_spend_thb=Decimal("500.00"))
+    url = f"/api/v1/coupons/{coupon.code}/use/"
+    with writes_nothing():
+        response = pos_client.post(url, {"bill_total": "499.99"}, format="json")
+    assert_error(response, 422, "coupon_below_minimum_spend")
+    assert pos_client.post(url, {"bill_total": "500.00"}, format="json").status_code == 200
+    assert Coupon.objects.get(pk=coupon.pk).status == Coupon.Status.USED
