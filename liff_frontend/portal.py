@@ -157,6 +157,8 @@ def _client(request) -> tuple[str | None, str]:
 def register(request, brand: Brand, member: Member):
     if member.status == Member.Status.ACTIVE:
         return redirect("liff:card", brand.slug)
+    if request.GET.get("ref"):  # a friend's invitation link (campaigns.missions referrals)
+        request.session["referral_code"] = request.GET["ref"][:32]
     post = request.POST
     errors, notice = {}, ""
     values = {"first_name": post.get("first_name", member.first_name), "last_name": post.get("last_name", member.last_name),
@@ -197,6 +199,12 @@ def register(request, brand: Brand, member: Member):
             else:
                 request.session.pop(f"otp:{brand.pk}", None)
                 link_rich_menu.delay(member.pk)
+                referral_code = request.session.pop("referral_code", "")
+                if referral_code:
+                    from campaigns.missions.referrals import referral_record
+
+                    member.refresh_from_db()
+                    referral_record(referred=member, code=referral_code)
                 return redirect(f"{reverse('liff:card', args=[brand.slug])}?welcome=1")
     context = _context(request, brand, member, "register", values=values, errors=errors, notice=notice,
                        code_sent=bool(verification_id), genders=Member.Gender.choices,

@@ -28,6 +28,8 @@ def notify_points_earned(*, entry_id: int, kind: str, **_payload) -> None:
              .filter(pk=entry_id).first())
     if entry is None or not entry.account.member.line_user_id:
         return
+    if entry.channel == LedgerEntry.Channel.CAMPAIGN:
+        return  # missions, draws and races announce their own prizes
     member = entry.account.member
     branch = entry.purchase.branch.name if entry.purchase and entry.purchase.branch else ""
     template, messages = flex.points_earned(member, points=entry.amount, balance_after=entry.balance_after,

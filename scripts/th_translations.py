@@ -865,6 +865,7 @@ TH = {
     'Process failed imports again (resumes after the reported orders)': 'ประมวลผลการนำเข้าที่ล้มเหลวอีกครั้ง (ทำต่อจากคำสั่งซื้อที่รายงานแล้ว)',
     'You may not import orders.': 'คุณไม่มีสิทธิ์นำเข้าคำสั่งซื้อ',
     '%(count)d imports queued again.': 'นำเข้า %(count)d รายการเข้าคิวอีกครั้งแล้ว',
+    'Flash rewards and offers': 'ของรางวัลแฟลชและข้อเสนอ',
 }
 
 # Each area of work keeps its own file (th_translations_<area>.py with a TH dict); merged here.

@@ -118,6 +118,18 @@ def test_a_purchase_notifies_the_points_earned_and_new_balance_once(line_member,
     assert "You earned 20 points. Your balance is now 20 points." in notice["altText"]
 
 
+def test_campaign_prize_points_are_not_announced_twice(line_member, fake_line, django_capture_on_commit_callbacks):
+    """Missions, draws and races send their own prize message; the generic 'you earned' stays quiet."""
+    from loyalty.services.ledger import Kind, Source, account_get_or_create, points_post
+
+    account = account_get_or_create(member=line_member, currency=line_member.brand.currencies.get(is_default=True))
+    with django_capture_on_commit_callbacks(execute=True):
+        points_post(account=account, amount=50, kind=Kind.EARN, idempotency_key="mission:1:1:1",
+                    source=Source(channel=Channel.CAMPAIGN, reason="mission"))
+    assert fake_line.inbox(line_member.line_user_id) == []
+    assert not OutboundMessage.objects.filter(template="points_earned").exists()
+
+
 def test_a_redemption_notifies_the_coupon(line_member, fake_line, django_capture_on_commit_callbacks):
     reward = factories.RewardFactory(brand=line_member.brand, name="Tote bag", points_cost=100)
     factories.give_points(line_member, 100, key="seed")
