@@ -84,6 +84,8 @@ INSTALLED_APPS = [
     "campaigns.draws",
     "campaigns.leaderboards",
     "campaigns.coupons",
+    "campaigns.segments",
+    "campaigns.broadcasts",
     "consent",
     "messaging",
     "liff_frontend",

@@ -1,0 +1,1 @@
+"""Broadcasts admin (issue 9)."""

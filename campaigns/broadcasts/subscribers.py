@@ -1,0 +1,1 @@
+"""Broadcasts: domain-event subscribers (issue 9)."""

@@ -1,0 +1,1 @@
+"""Broadcasts: Celery tasks (issue 9)."""

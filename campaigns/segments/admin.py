@@ -1,0 +1,1 @@
+"""Segments admin (issue 9)."""

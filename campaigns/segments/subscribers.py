@@ -1,0 +1,1 @@
+"""Segments: domain-event subscribers (issue 9)."""

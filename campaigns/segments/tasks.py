@@ -1,0 +1,1 @@
+"""Segments: Celery tasks (issue 9)."""
