@@ -8,7 +8,7 @@ FAKE_LINE_PORT ?= 8099
 FAKE_LINE := http://127.0.0.1:$(FAKE_LINE_PORT)
 STAMP := $(VENV)/.installed
 
-.PHONY: run simulate test bench-webhook bench-nightly bench-leaderboard install assets lint messages clean
+.PHONY: run simulate test bench-webhook bench-nightly bench-leaderboard bench-segments bench-dashboard bench-broadcast install assets lint messages clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,7 +29,7 @@ $(NODE_STAMP): $(STATIC_SRC)/package.json $(STATIC_SRC)/package-lock.json $(STAT
 	cd $(STATIC_SRC) && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-$(ASSETS_STAMP): $(NODE_STAMP) $(STATIC_SRC)/portal $(STATIC_SRC)/cashier $(wildcard $(STATIC_SRC)/*.mjs $(STATIC_SRC)/*.js $(STATIC_SRC)/portal/*.js $(STATIC_SRC)/cashier/*.js)
+$(ASSETS_STAMP): $(NODE_STAMP) $(STATIC_SRC)/portal $(STATIC_SRC)/cashier $(STATIC_SRC)/dashboard $(wildcard $(STATIC_SRC)/*.mjs $(STATIC_SRC)/*.js $(STATIC_SRC)/portal/*.js $(STATIC_SRC)/cashier/*.js $(STATIC_SRC)/dashboard/*.js)
 	cd $(STATIC_SRC) && npm run build --silent
 	@touch $@
 
@@ -102,6 +102,21 @@ bench-leaderboard: install
 	@url="$$(./scripts/ensure_postgres.sh)" && DATABASE_URL="$${url%/*}/taem_bench" && export DATABASE_URL && \
 	  $(PY) -m bench.leaderboard $(ARGS)
 
+# Segment counts and the member statistics rebuild on the seeded taem_bench (figures in BENCHMARKS.md; seed it
+# first with `make bench-nightly`): adds purchase lines, branches, birth dates and tags once, then times
+# member_stats_rebuild and a count per condition type over 333,334 and 1,000,000 members.
+bench-segments: install
+	@url="$$(./scripts/ensure_postgres.sh)" && DATABASE_URL="$${url%/*}/taem_bench" && export DATABASE_URL && \
+	  $(PY) -m bench.segments $(ARGS)
+
+# Broadcast fan-out on the seeded taem_bench (figures in BENCHMARKS.md; seed it first with `make bench-nightly`):
+# one broadcast per bench brand (1,000,000 members) sent by a real Celery worker to the fake LINE server.
+# Options: make bench-broadcast ARGS='--workers 3 --tasks 3 --rate 200'
+bench-broadcast: install
+	@./scripts/ensure_redis.sh >/dev/null
+	@url="$$(./scripts/ensure_postgres.sh)" && DATABASE_URL="$${url%/*}/taem_bench" && export DATABASE_URL && \
+	  $(PY) -m bench.broadcast_fanout $(ARGS)
+
 lint: install
 	$(PY) -m ruff check .
 
@@ -113,3 +128,9 @@ messages: install
 
 clean:
 	rm -rf $(VENV) var/staticfiles .pytest_cache $(ASSETS_DIST) $(STATIC_SRC)/node_modules
+
+# The staff dashboard on the seeded taem_bench (figures in BENCHMARKS.md; seed it first with
+# `make bench-nightly`): builds the daily facts set-based, then times the dashboard's queries and view.
+bench-dashboard: install
+	@url="$$(./scripts/ensure_postgres.sh)" && DATABASE_URL="$${url%/*}/taem_bench" && export DATABASE_URL && \
+	  $(PY) -m bench.dashboard $(ARGS)

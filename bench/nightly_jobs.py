@@ -21,6 +21,9 @@ import time
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--skip-verify", action="store_true", help="Do not run the verify_ledger checks after.")
+    parser.add_argument("--all-tiers-due", action="store_true",
+                        help="Worst case (1 January of a calendar-year program): make every member's tier due "
+                             "for review today, then time the tier review alone.")
     return parser.parse_args(argv)
 
 
@@ -61,6 +64,18 @@ def main(argv=None) -> int:
                        "(SELECT COUNT(*) FROM members_member), (SELECT COUNT(*) FROM loyalty_ledgerentry)")
         database, size, members, entries = cursor.fetchone()
     print(f"database {database}: {size}, {members:,} members, {entries:,} ledger entries; {os.cpu_count()} cores")
+
+    if args.all_tiers_due:
+        from django.utils import timezone
+
+        from loyalty.services.tiers import review_cutoff
+
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE loyalty_membertier SET qualified_until = %s, grace_until = NULL, "
+                           "grace_tier_id = NULL, override_until = NULL", [review_cutoff(timezone.now())])
+            print(f"every member tier due today: {cursor.rowcount:,} rows", flush=True)
+            cursor.execute("VACUUM ANALYZE loyalty_membertier")
+        jobs = [job for job in jobs if job[0] == "tiers_review"]
 
     results = []
     for name, job in jobs:

@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "campaigns.coupons",
     "campaigns.segments",
     "campaigns.broadcasts",
+    "campaigns.analytics",
     "consent",
     "messaging",
     "liff_frontend",
@@ -223,6 +224,12 @@ CELERY_BEAT_SCHEDULE = {
     "close-due-races": {"task": "campaigns.leaderboards.tasks.close_due_races", "schedule": crontab(minute="*/5")},
     "issue-birthday-coupons": {"task": "campaigns.coupons.tasks.issue_birthday_coupons",
                                "schedule": crontab(hour=8, minute=10)},
+    # 01:00 Bangkok: member statistics and RFM scores for segments, set-based.
+    "rebuild-member-stats": {"task": "campaigns.segments.tasks.rebuild_member_stats",
+                             "schedule": crontab(hour=1, minute=0)},
+    # 02:30 Bangkok: rebuild the dashboard's daily facts of the last days (late uploads, refunds).
+    "rebuild-daily-facts": {"task": "campaigns.analytics.tasks.facts_rebuild_nightly",
+                            "schedule": crontab(hour=2, minute=30)},
     # hourly safety net for a registration that raced an order
     "sweep-pending-orders": {"task": "loyalty.orders.tasks.sweep_pending_orders", "schedule": crontab(minute=20)},
 }

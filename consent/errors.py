@@ -41,3 +41,23 @@ class ConsentStaffUserRequired(ValidationFailed):
 class ConsentsMissing(DomainError):
     code = "consents_missing"
     message = _("Please accept the required terms to continue.")
+
+
+class ConsentDocumentRequired(DomainError):
+    code = "consent_document_required"
+    message = _("This document is required to use the membership; it cannot be withdrawn here.")
+
+
+class ConsentDocumentNotFound(NotFound):
+    code = "consent_document_not_found"
+    message = _("No consent document with this ID.")
+
+
+class ConsentNoCurrentVersion(DomainError):
+    code = "consent_no_current_version"
+    message = _("This document has no version in effect yet.")
+
+
+class DataAccessReasonRequired(ValidationFailed):
+    code = "data_access_reason_required"
+    message = _("Give the reason for accessing this member's personal data.")

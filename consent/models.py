@@ -19,6 +19,16 @@ Design overview
 - Staff recording on a member's behalf must give a reason and their user: a database
   constraint, not only a service check.
 - Only ``consent.services`` writes these tables.
+
+Data-subject rights (PDPA sections 30-33)
+- ``PersonalDataAccess`` is the append-only audit of every export or erasure of a member's
+  personal data: who (staff user, or the member themselves), when, which member, why.
+- ``ConsentAnonymisation`` records the one permitted change to the consent log: on erasure,
+  ``consent.services.consent_records_anonymise`` nulls the IP address and user agent of the
+  member's records (a set-based UPDATE of those two columns only) and writes this row with
+  the reason. Decisions, versions, channels and times are never changed.
+- ``ConsentExport`` is a staff CSV export of the log (filters, progress, the file). It is a
+  job row, mutable while it runs; the file is stored through Django's default storage.
 """
 
 from django.conf import settings
@@ -165,3 +175,112 @@ class ConsentRecord(AppendOnlyModel):
     def __str__(self) -> str:
         decision = _("granted") if self.granted else _("withdrawn")
         return f"#{self.pk} · {decision}"
+
+
+class PersonalDataAccess(AppendOnlyModel):
+    """Audit (append-only): each time a member's personal data is exported or erased."""
+
+    class Action(models.TextChoices):
+        EXPORT = "export", _("Personal data export")
+        ERASURE = "erasure", _("Erasure")
+
+    class Channel(models.TextChoices):
+        STAFF = "staff", _("Staff (admin)")
+        MEMBER = "member", _("The member (portal)")
+
+    brand = models.ForeignKey("members.Brand", on_delete=models.PROTECT, related_name="+")
+    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="personal_data_accesses")
+    action = models.CharField(_("action"), max_length=16, choices=Action.choices)
+    channel = models.CharField(_("by"), max_length=16, choices=Channel.choices)
+    staff_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("staff user"),
+    )
+    reason = models.TextField(_("reason"), blank=True)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    created_at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("personal data access")
+        verbose_name_plural = _("personal data accesses")
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(channel="staff") | (~Q(reason="") & Q(staff_user__isnull=False)),
+                name="personal_data_access_staff_has_reason_and_user",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.action} · {self.member_id}"
+
+
+class ConsentAnonymisation(AppendOnlyModel):
+    """The record of the one permitted update of the consent log (IP and user agent nulled)."""
+
+    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="+")
+    records = models.PositiveIntegerField(_("records anonymised"))
+    staff_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("staff user"),
+    )
+    reason = models.TextField(_("reason"))
+    created_at = models.DateTimeField(_("when"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("consent log anonymisation")
+        verbose_name_plural = _("consent log anonymisations")
+        ordering = ["-id"]
+        constraints = [models.CheckConstraint(condition=~Q(reason=""), name="consent_anonymisation_has_reason")]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} · {self.member_id}"
+
+
+def consent_export_path(instance, filename: str) -> str:
+    return f"consent-exports/{instance.brand_id}/{filename}"
+
+
+class ConsentExport(TimeStamped):
+    """A CSV export of the consent log for one brand, built by a Celery task with progress."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    class Decision(models.TextChoices):
+        ANY = "", _("Granted or withdrawn")
+        GRANTED = "granted", _("Granted")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+
+    brand = models.ForeignKey("members.Brand", on_delete=models.PROTECT, related_name="+")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                                     verbose_name=_("requested by"))
+    date_from = models.DateField(_("from (Bangkok date)"), null=True, blank=True)
+    date_to = models.DateField(_("to (Bangkok date, inclusive)"), null=True, blank=True)
+    kind = models.CharField(_("document kind"), max_length=16, choices=ConsentDocument.Kind.choices, blank=True)
+    version = models.ForeignKey(ConsentVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                                verbose_name=_("version"))
+    decision = models.CharField(_("status"), max_length=16, choices=Decision.choices, blank=True)
+    status = models.CharField(_("export status"), max_length=16, choices=Status.choices, default=Status.QUEUED)
+    total = models.PositiveIntegerField(_("rows"), default=0)
+    written = models.PositiveIntegerField(_("rows written"), default=0)
+    file = models.FileField(_("file"), upload_to=consent_export_path, blank=True, max_length=200)
+    error = models.TextField(_("error"), blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("consent export")
+        verbose_name_plural = _("consent exports")
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} · {self.get_status_display()}"
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        return int(self.written * 100 / self.total) if self.total else 0

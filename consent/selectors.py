@@ -8,9 +8,10 @@ version sends every member back through consent (``consents_missing``).
 """
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from members.models import Brand, Member
@@ -88,3 +89,100 @@ def marketing_consented_member_ids(*, brand: Brand, member_ids: Iterable[int]) -
         return set()
     allowed = members_with_marketing_consent(brand=brand).filter(pk__in=member_ids).order_by()
     return set(allowed.values_list("pk", flat=True))
+
+
+# --- the consent centre and the staff member page ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class DocumentStatus:
+    """One document as a member sees it: its current version and the member's decision."""
+
+    document: ConsentDocument
+    current: ConsentVersion | None
+    latest: ConsentRecord | None  # the member's current decision (any version), None if never asked
+    history: list[ConsentRecord]
+
+    @property
+    def granted(self) -> bool:
+        return self.latest is not None and self.latest.granted
+
+    @property
+    def decided_on_current(self) -> bool:
+        """The member's decision was given on the current version (else a newer text awaits them)."""
+        return self.latest is not None and self.current is not None and self.latest.version_id == self.current.pk
+
+    @property
+    def can_change(self) -> bool:
+        """Optional documents with a current version can be granted and withdrawn at any time."""
+        return self.current is not None and not self.document.is_required
+
+
+def member_consent_overview(*, member: Member, history_limit: int = 50) -> list[DocumentStatus]:
+    """Every document of the member's brand with its current version, the member's decision and history.
+
+    Three queries whatever the number of documents (documents, current versions, records).
+    """
+    documents = list(ConsentDocument.objects.filter(brand_id=member.brand_id).order_by("-is_required", "kind", "pk"))
+    current = {version.document_id: version for version in consent_versions_current(brand=member.brand)}
+    records: dict[int, list[ConsentRecord]] = {}
+    for record in (ConsentRecord.objects.filter(member_id=member.pk).select_related("version", "staff_user")
+                   .order_by("-id")):
+        records.setdefault(record.document_id, []).append(record)
+    return [DocumentStatus(document=document, current=current.get(document.pk),
+                           latest=(records.get(document.pk) or [None])[0],
+                           history=records.get(document.pk, [])[:history_limit])
+            for document in documents]
+
+
+def consents_to_ask(*, member: Member) -> list[ConsentVersion]:
+    """Current versions of *optional* documents the member never decided on: asked, not forced."""
+    decided = set(ConsentRecord.objects.filter(member_id=member.pk).values_list("document_id", flat=True).distinct())
+    return [version for version in consent_versions_current(brand=member.brand)
+            if not version.document.is_required and version.document_id not in decided]
+
+
+# --- reports -----------------------------------------------------------------------------------
+
+
+def consent_history(*, brand: Brand, start: datetime | None = None, end: datetime | None = None,
+                    kind: str = "", version_id: int | None = None, granted: bool | None = None
+                    ) -> QuerySet[ConsentRecord]:
+    """The brand's consent log, filtered: ``start <= created_at < end``, document kind, version, decision.
+
+    Ordered by id (the order the decisions were taken).
+    """
+    records = ConsentRecord.objects.filter(document__brand=brand)
+    if start is not None:
+        records = records.filter(created_at__gte=start)
+    if end is not None:
+        records = records.filter(created_at__lt=end)
+    if kind:
+        records = records.filter(document__kind=kind)
+    if version_id:
+        records = records.filter(version_id=version_id)
+    if granted is not None:
+        records = records.filter(granted=granted)
+    return records.order_by("id")
+
+
+def consent_status_summary(*, brand: Brand) -> list[dict]:
+    """Per document version: how many members' *current* decision is on it, granted and withdrawn.
+
+    One set-based query: a record is current when no later record of the same member on the
+    same document exists (the ``consent_record_latest`` index answers that), then counted by
+    version and decision. Versions nobody decided on are listed with zeros.
+    """
+    newer = ConsentRecord.objects.filter(member_id=OuterRef("member_id"), document_id=OuterRef("document_id"),
+                                         id__gt=OuterRef("id"))
+    counts = (ConsentRecord.objects.filter(document__brand=brand).filter(~Exists(newer))
+              .values("version_id").annotate(granted_count=Count("id", filter=Q(granted=True)),
+                                             withdrawn_count=Count("id", filter=Q(granted=False))).order_by())
+    by_version = {row["version_id"]: row for row in counts}
+    rows = []
+    for version in (ConsentVersion.objects.filter(document__brand=brand, status=ConsentVersion.Status.PUBLISHED)
+                    .select_related("document").order_by("document_id", "-version")):
+        row = by_version.get(version.pk, {})
+        rows.append({"version": version, "document": version.document, "granted": row.get("granted_count", 0),
+                     "withdrawn": row.get("withdrawn_count", 0)})
+    return rows

@@ -14,6 +14,9 @@ from django.utils import timezone
 from members.models import Member
 
 from .errors import (
+    ConsentDocumentNotFound,
+    ConsentDocumentRequired,
+    ConsentNoCurrentVersion,
     ConsentReasonRequired,
     ConsentsMissing,
     ConsentStaffUserRequired,
@@ -21,9 +24,10 @@ from .errors import (
     ConsentVersionNotFound,
     ConsentVersionNotNewer,
     ConsentVersionNotPublished,
+    DataAccessReasonRequired,
 )
-from .models import ConsentDocument, ConsentRecord, ConsentVersion
-from .selectors import consents_missing
+from .models import ConsentAnonymisation, ConsentDocument, ConsentRecord, ConsentVersion, PersonalDataAccess
+from .selectors import consent_versions_current, consents_missing
 
 Channel = ConsentRecord.Channel
 USER_AGENT_MAX = ConsentRecord._meta.get_field("user_agent").max_length
@@ -130,3 +134,59 @@ def consents_record_many(*, member: Member, decisions: Mapping[int, bool], chann
             if missing:
                 raise ConsentsMissing(versions=[version.pk for version in missing])
     return records
+
+
+def consent_change(*, member: Member, document_id: int, granted: bool, channel: str, ip: str | None = None,
+                   user_agent: str = "", staff_user=None, reason: str = "") -> ConsentRecord:
+    """Grant or withdraw a document of the member's brand, on its current version.
+
+    The consent centre and the staff "withdraw on the member's behalf" form call this. A
+    member cannot withdraw a *required* document here (``ConsentDocumentRequired``: the
+    terms are a condition of the membership; closing it is erasure); staff recording a
+    request on the member's behalf (channel ``staff``, with a reason) can. Raises
+    ``ConsentDocumentNotFound`` (not the member's brand) and ``ConsentNoCurrentVersion``.
+    The withdrawal is the member's current decision as soon as this returns: marketing
+    senders read it at send time (``marketing_consented_member_ids``), nothing caches it.
+    """
+    document = ConsentDocument.objects.filter(pk=document_id, brand_id=member.brand_id).first()
+    if document is None:
+        raise ConsentDocumentNotFound()
+    if document.is_required and not granted and channel != Channel.STAFF:
+        raise ConsentDocumentRequired()
+    version = consent_versions_current(brand=member.brand).filter(document=document).first()
+    if version is None:
+        raise ConsentNoCurrentVersion()
+    return consent_record(member=member, version=version, granted=granted, channel=channel, ip=ip,
+                          user_agent=user_agent, staff_user=staff_user, reason=reason)
+
+
+def consent_records_anonymise(*, member: Member, reason: str, staff_user=None) -> ConsentAnonymisation:
+    """The one permitted update of the append-only consent log: null the member's IP and user agent.
+
+    Used by erasure. One set-based UPDATE of the ``ip`` and ``user_agent`` columns of the
+    member's records (decisions, versions, channels, reasons and times are kept: they are
+    the legal record that consent was asked and given), plus a ``ConsentAnonymisation`` row
+    saying when, by whom and why. Raises ``ConsentReasonRequired`` without a reason.
+    """
+    if not reason.strip():
+        raise ConsentReasonRequired(fields={"reason": [str(ConsentReasonRequired.message)]})
+    with transaction.atomic():
+        Member.objects.select_for_update().only("pk").get(pk=member.pk)
+        count = ConsentRecord.objects.filter(member_id=member.pk).update(ip=None, user_agent="")
+        return ConsentAnonymisation.objects.create(member=member, records=count, staff_user=staff_user,
+                                                   reason=reason.strip())
+
+
+def personal_data_access_record(*, member: Member, action: str, channel: str, staff_user=None, reason: str = "",
+                                ip: str | None = None) -> PersonalDataAccess:
+    """Audit one export or erasure of the member's personal data (append-only).
+
+    Staff must give a reason (``DataAccessReasonRequired``); the member acting on their own
+    data needs none. Call it in the same transaction as the access it records (or before
+    the data leaves), so no export goes unaudited.
+    """
+    if channel == PersonalDataAccess.Channel.STAFF and (staff_user is None or not reason.strip()):
+        raise DataAccessReasonRequired(fields={"reason": [str(DataAccessReasonRequired.message)]})
+    return PersonalDataAccess.objects.create(brand_id=member.brand_id, member=member, action=action,
+                                             channel=channel, staff_user=staff_user, reason=reason.strip(),
+                                             ip=ip or None)

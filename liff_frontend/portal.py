@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from config.domain import DomainError
-from consent.selectors import consent_versions_current, consents_missing
+from consent.selectors import consent_versions_current, consents_missing, consents_to_ask
 from consent.services import consent_record
 from loyalty import selectors as loyalty_selectors
 from loyalty.models import Coupon
@@ -217,21 +217,23 @@ def register(request, brand: Brand, member: Member):
 @member_page("consents", allow_missing_consent=True)
 def consents(request, brand: Brand, member: Member):
     missing = consents_missing(member=member)
+    # Optional documents the member never answered are asked here too, never forced.
+    versions = missing + [v for v in consents_to_ask(member=member) if v not in missing]
     if request.method == "POST":
         granted = {int(v) for v in request.POST.getlist("consents") if v.isdigit()}
         if any(v.pk not in granted for v in missing if v.document.is_required):
             return render(request, "liff_frontend/consents.html", _context(
-                request, brand, member, "consents", versions=missing,
+                request, brand, member, "consents", versions=versions,
                 error=_("Please accept the required documents to continue.")), status=400)
         ip, agent = _client(request)
-        for version in missing:
+        for version in versions:
             consent_record(member=member, version=version, granted=version.pk in granted, channel="liff", ip=ip,
                            user_agent=agent)
         return redirect("liff:card", brand.slug)
-    if not missing:
+    if not versions:
         return redirect("liff:card", brand.slug)
     return render(request, "liff_frontend/consents.html", _context(request, brand, member, "consents",
-                                                                  versions=missing))
+                                                                  versions=versions))
 
 
 # --- card, points, rewards, coupons, profile ---------------------------------------------

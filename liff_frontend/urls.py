@@ -25,4 +25,5 @@ urlpatterns = [
     path("<slug:brand_slug>/draws/", include("campaigns.draws.liff_urls")),
     path("<slug:brand_slug>/races/", include("campaigns.leaderboards.liff_urls")),
     path("<slug:brand_slug>/offers/", include("campaigns.coupons.liff_urls")),
+    path("<slug:brand_slug>/privacy/", include("consent.liff_urls")),
 ]

@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
@@ -124,7 +125,7 @@ class MemberAdmin(BrandScopedAdmin):
     list_filter = ["brand", "status", "gender"]
     search_fields = ["code", "first_name", "last_name", "display_name", "phone", "line_user_id", "email"]
     readonly_fields = ["code", "user", "registered_at", "created_at", "updated_at", "line_followed_at",
-                       "line_unfollowed_at", "merged_into", "change_history"]
+                       "line_unfollowed_at", "merged_into", "privacy_link", "change_history"]
     list_select_related = ["brand"]
 
     def get_readonly_fields(self, request, obj=None):
@@ -133,6 +134,13 @@ class MemberAdmin(BrandScopedAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # members are never deleted here: their points and consents must stay explained
+
+    @admin.display(description=_("Privacy (PDPA)"))
+    def privacy_link(self, obj):
+        if not obj.pk:
+            return "—"
+        return format_html('<a href="{}">{}</a>', reverse("admin:consent_member", args=[obj.pk]),
+                           _("Consents, data export and erasure"))
 
     @admin.display(description=_("Profile changes"))
     def change_history(self, obj):

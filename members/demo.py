@@ -30,7 +30,7 @@ STAFF_USERNAME = "demo-staff"
 CASHIER_USERNAME = "demo-cashier"
 MANAGER_GROUP = "Brand managers"
 MANAGED_APPS = ("members", "loyalty", "claims", "receipts", "orders", "activity", "messaging", "consent", "missions",
-                "draws", "leaderboards", "coupon_campaigns", "segments", "broadcasts")
+                "draws", "leaderboards", "coupon_campaigns", "segments", "broadcasts", "analytics")
 DEMO_MESSAGING_CHANNEL_ID = "2000000000"
 DEMO_LOGIN_CHANNEL_ID = "1650000000"
 

@@ -131,4 +131,6 @@ TH = {
     "The nightly review run that made this change.": "รอบทบทวนประจำคืนที่ทำให้เกิดการเปลี่ยนแปลงนี้",
     "tier change": "การเปลี่ยนระดับ",
     "tier changes": "การเปลี่ยนระดับ",
+    "Privacy (PDPA)": "ความเป็นส่วนตัว (PDPA)",
+    "Consents, data export and erasure": "ความยินยอม การส่งออกข้อมูล และการลบข้อมูล",
 }

@@ -27,6 +27,7 @@ from loyalty.services.coupons import IssueResult, coupon_issue
 from loyalty.services.ledger import BANGKOK
 from loyalty.services.tiers import member_tier
 from members.models import Member
+from messaging.models import OutboundMessage
 from messaging.outbox import message_push
 
 from . import flex
@@ -95,7 +96,12 @@ def coupon_rule_grant(*, rule: CouponRule, member: Member, key: str, purchase: P
                 "rule": rule, "member": member, "purchase": purchase})
             if result.created:
                 template, messages = flex.coupon_given(member, rule, result.coupon)
-                message_push(member=member, template=template, messages=messages, dedupe_key=f"{key}:notice")
+                # A birthday coupon's notice is marketing (PDPA): sent only with current marketing consent.
+                # The coupon is given either way; welcome and purchase notices answer the member's own action.
+                purpose = (OutboundMessage.Purpose.MARKETING if rule.trigger == CouponRule.Trigger.BIRTHDAY
+                           else OutboundMessage.Purpose.TRANSACTIONAL)
+                message_push(member=member, template=template, messages=messages, dedupe_key=f"{key}:notice",
+                             purpose=purpose)
     except RewardOutOfStock:
         log.info("coupon rule %s: template %s out of stock, nothing given to member %s",
                  rule.pk, rule.reward_id, member.pk)

@@ -4,6 +4,7 @@
 //   dist/liff-mock.js  the same plus @line/liff-mock (window.LiffMockPlugin); LIFF_MOCK pages only
 //   dist/portal.js     portal/index.js first, then every other portal/*.js in name order
 //   dist/cashier.js    cashier/index.js with the html5-qrcode camera scanner (cashier page only)
+//   dist/dashboard.js  dashboard/main.js with Chart.js (the staff dashboard in the admin only)
 //
 // Usage: npm run build            (what `make assets` runs after `npm ci`)
 //        node build.mjs --outdir DIR   (build elsewhere; tests/test_assets.py uses it to check that
@@ -62,6 +63,7 @@ const bundles = [
     options: { stdin: { contents: portalEntry(), resolveDir: here, sourcefile: 'portal-entry.js' } },
   },
   { name: 'cashier.js', options: { entryPoints: ['cashier/index.js'] } },
+  { name: 'dashboard.js', options: { entryPoints: ['dashboard/main.js'] } },
 ];
 
 async function main() {

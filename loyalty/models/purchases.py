@@ -50,7 +50,8 @@ class Purchase(models.Model):
                 name="purchase_refund_within_total",
             ),
         ]
-        indexes = [models.Index(fields=["member", "-purchased_at"], name="purchase_member_recent")]
+        indexes = [models.Index(fields=["member", "-purchased_at"], name="purchase_member_recent"),
+                   models.Index(fields=["brand", "purchased_at"], name="purchase_brand_time")]
 
     def __str__(self) -> str:
         return f"{self.order_id} · {self.total} THB"

@@ -356,7 +356,7 @@ def _value_sql(program: TierProgram) -> str:
             SELECT d.member_id, COALESCE(SUM(e.amount), 0) AS value
             FROM tier_due d
             LEFT JOIN {T.account} a ON a.member_id = d.member_id AND a.brand_id = %(brand)s
-                 AND a.currency_id = %(currency)s
+                 AND a.currency_id = %(currency)s AND a.member_id >= %(low)s AND a.member_id < %(high)s
             LEFT JOIN {T.entry} e ON e.account_id = a.id AND e.kind IN ('earn', 'reverse')
                  AND e.created_at >= d.window_start AND e.created_at < d.window_end
             GROUP BY d.member_id"""  # noqa: S608 - table names from model _meta
@@ -368,6 +368,7 @@ def _value_sql(program: TierProgram) -> str:
         SELECT d.member_id, {measure} AS value
         FROM tier_due d
         LEFT JOIN {T.purchase} p ON p.member_id = d.member_id AND p.brand_id = %(brand)s
+             AND p.member_id >= %(low)s AND p.member_id < %(high)s
              AND p.purchased_at >= d.window_start AND p.purchased_at < d.window_end
         GROUP BY d.member_id"""  # noqa: S608 - table names from model _meta
 
@@ -393,6 +394,7 @@ def _review_chunk(cursor, program: TierProgram, params: dict) -> dict:
     if cursor.rowcount == 0:
         cursor.execute("DROP TABLE tier_due")
         return {}
+    cursor.execute("ANALYZE tier_due")  # the planner's row estimate decides hash join vs index lookups
     # One decision per due member: Q = the highest tier the value reaches; keep, grace, downgrade or lapse.
     cursor.execute(f"""
         CREATE TEMP TABLE tier_decision ON COMMIT DROP AS
