@@ -224,6 +224,8 @@ CELERY_BEAT_SCHEDULE = {
     "close-due-races": {"task": "campaigns.leaderboards.tasks.close_due_races", "schedule": crontab(minute="*/5")},
     "issue-birthday-coupons": {"task": "campaigns.coupons.tasks.issue_birthday_coupons",
                                "schedule": crontab(hour=8, minute=10)},
+    # Scheduled broadcasts start when due (also queued with eta; this is the safety net).
+    "start-due-broadcasts": {"task": "campaigns.broadcasts.tasks.start_due_broadcasts", "schedule": crontab(minute="*")},
     # 01:00 Bangkok: member statistics and RFM scores for segments, set-based.
     "rebuild-member-stats": {"task": "campaigns.segments.tasks.rebuild_member_stats",
                              "schedule": crontab(hour=1, minute=0)},

@@ -12,10 +12,11 @@ app fills). Transactional messages (points earned, redemption done) still go.
 """
 
 import logging
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from consent.selectors import marketing_consented_member_ids
@@ -122,6 +123,37 @@ def message_multicast(*, brand: Brand, members: Iterable[Member], template: str,
         if message is not None:
             sent.append(message)
     return sent
+
+
+def message_record_prepared(*, brand: Brand, kind: str, template: str, messages: list[dict],
+                            recipients: Sequence[tuple[int, str]], purpose: str, dedupe_key: str,
+                            retry_key: uuid.UUID) -> tuple[OutboundMessage, bool]:
+    """Record a push or multicast to ``recipients`` ((member id, LINE user id) pairs) the caller has
+    already filtered (reachable; marketing consent read in the caller's transaction), without enqueueing.
+
+    For senders that batch at scale (broadcasts): the deliveries are written with one
+    ``INSERT … SELECT unnest(…)``, the ``retry_key`` is the caller's (deterministic, so a
+    re-recorded batch keeps it) and the caller delivers with ``outbound_deliver``. Idempotent
+    on ``(brand, dedupe_key)``: returns ``(message, created)``. Call inside a transaction.
+    """
+    if not recipients or (kind == Kind.PUSH and len(recipients) != 1) or len(recipients) > MULTICAST_BATCH:
+        raise ValueError(f"a {kind} takes 1 (push) or 1-{MULTICAST_BATCH} (multicast) recipients")
+    existing = OutboundMessage.objects.filter(brand=brand, dedupe_key=dedupe_key).first()
+    if existing is not None:
+        return existing, False
+    message = OutboundMessage.objects.create(
+        brand=brand, kind=kind, purpose=purpose, template=template, recipients=[uid for _, uid in recipients],
+        messages=messages, dedupe_key=dedupe_key, retry_key=retry_key, status=Status.PENDING,
+    )
+    table = MessageDelivery._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (message_id, member_id, line_user_id, status, error, updated_at) "  # noqa: S608
+            "SELECT %s, member_id, line_user_id, %s, '', now() "
+            "FROM unnest(%s::bigint[], %s::text[]) AS r(member_id, line_user_id)",
+            [message.pk, Delivery.PENDING, [pk for pk, _ in recipients], [uid for _, uid in recipients]],
+        )
+    return message, True
 
 
 def _finish(message: OutboundMessage, *, status: str, delivery_status: str, request_id: str = "",

@@ -115,6 +115,20 @@ def quota(fake: FakeLineState, req: Request) -> Response:
     return ok()
 
 
+def rate_limits(fake: FakeLineState, req: Request) -> Response:
+    """``{path, perSecond: float|null, burst?}``: limit a path (null removes the limit)."""
+    data = _body(req)
+    per_second = _pick(data, "perSecond", "per_second")
+    burst = _pick(data, "burst")
+    fake.set_rate_limit(_required(data, "path"), None if per_second is None else float(per_second),
+                        None if burst is None else float(burst))
+    return ok()
+
+
+def stats(fake: FakeLineState, req: Request) -> Response:
+    return json_response(200, fake.stats())
+
+
 def requests_log(fake: FakeLineState, req: Request) -> Response:
     return json_response(200, fake.requests(req.query.get("path") or None))
 
@@ -137,6 +151,8 @@ ROUTES: list[Route] = [
     Route("POST", "/__fake__/faults", add_fault, control=True),
     Route("DELETE", "/__fake__/faults", clear_faults, control=True),
     Route("POST", "/__fake__/quota", quota, control=True),
+    Route("POST", "/__fake__/rate_limits", rate_limits, control=True),
+    Route("GET", "/__fake__/stats", stats, control=True),
     Route("GET", "/__fake__/requests", requests_log, control=True),
     Route("GET", "/__fake__/inbox/{user_id}", inbox, control=True),
     Route("GET", "/__fake__/rich_menus", rich_menus, control=True),

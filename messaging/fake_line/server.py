@@ -35,7 +35,10 @@ What it implements (the LINE briefing's §8.3 describes the real platform's beha
   (ES256 signature, iss, aud == client_id, exp, nonce), verify access token,
   revoke, ``/v2/profile``, userinfo, JWKS at ``/oauth2/v2.1/certs``.
 * Control plane (``control.py``) under ``/__fake__/``: reset, channels, users,
-  reply_token, id_token, access_token, faults, quota, requests, inbox, rich_menus.
+  reply_token, id_token, access_token, faults, quota, rate_limits, requests, stats, inbox,
+  rich_menus.
+* Rate limits (``set_rate_limit``, off by default): requests beyond the configured rate on
+  a path answer 429 "The API rate limit has been exceeded", as LINE does per endpoint.
   The same operations exist as Python methods (``state.py``).
 
 Every response carries ``x-line-request-id``. Messaging API endpoints require
@@ -83,6 +86,7 @@ ROUTES: list[Route] = [
 ]
 
 MISSING_AUTH = "Authorization header required. Must follow the scheme, 'Authorization: Bearer <ACCESS TOKEN>'"
+RATE_LIMITED = "The API rate limit has been exceeded. Try again later."
 INVALID_AUTH = "Authentication failed. Confirm that the access token in the authorization header is valid."
 
 
@@ -183,6 +187,9 @@ class FakeLineServer(FakeLineState):
         fault = self.take_fault(req.path)
         if fault is not None and fault.mode == "status":
             response = error(fault.status, _reason(fault.status))
+        elif self.rate_limited(req.path):
+            fault = None
+            response = error(429, RATE_LIMITED)
         else:
             if fault is not None and fault.mode == "delay":
                 time.sleep(fault.delay)

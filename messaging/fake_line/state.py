@@ -135,6 +135,24 @@ class _Counters:
     message: int = 0
 
 
+@dataclass
+class RateLimit:
+    """A token bucket: ``per_second`` requests a second, bursts of up to ``burst``."""
+
+    per_second: float
+    burst: float
+    tokens: float
+    updated: float
+
+    def take(self, now: float) -> bool:
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.per_second)
+        self.updated = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
 class FakeLineState:
     """Everything the fake LINE platform remembers, plus the helpers tests use."""
 
@@ -174,6 +192,8 @@ class FakeLineState:
             self.faults: list[Fault] = []
             self.log: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_SIZE)
             self._counters = _Counters()
+            self.rate_limits: dict[str, RateLimit] = {}
+            self.status_counts: dict[tuple[str, int], int] = {}  # (path, status) -> requests, never truncated
 
     # ------------------------------------------------------------ seeding API
 
@@ -272,6 +292,27 @@ class FakeLineState:
         with self.lock:
             self.faults.clear()
 
+    # ------------------------------------------------------------- rate limits
+
+    def set_rate_limit(self, path: str, per_second: float | None, burst: float | None = None) -> None:
+        """Answer 429 to requests on ``path`` (exact, or a prefix ending in ``*``) beyond
+        ``per_second`` a second (bursts up to ``burst``, default one second's worth), as LINE
+        does per endpoint. ``per_second=None`` removes the limit."""
+        with self.lock:
+            if per_second is None:
+                self.rate_limits.pop(path, None)
+                return
+            burst = float(burst if burst is not None else max(per_second, 1))
+            self.rate_limits[path] = RateLimit(float(per_second), burst, burst, time.monotonic())
+
+    def rate_limited(self, path: str) -> bool:
+        """True when ``path`` is over its rate limit now (consumes a token otherwise)."""
+        with self.lock:
+            for pattern, limit in self.rate_limits.items():
+                if path_matches(pattern, path) and not limit.take(time.monotonic()):
+                    return True
+        return False
+
     def take_fault(self, path: str) -> Fault | None:
         """The first queued fault matching ``path``, consuming one of its ``times``."""
         with self.lock:
@@ -301,6 +342,23 @@ class FakeLineState:
         """Messages actually delivered to ``user_id``, in order (each the message JSON)."""
         with self.lock:
             return [copy.deepcopy(d["message"]) for d in self.inboxes.get(user_id, [])]
+
+    def delivery_counts(self) -> dict[str, int]:
+        """LINE user id -> how many message objects were delivered to them (duplicates show as > 1)."""
+        with self.lock:
+            return {user_id: len(box) for user_id, box in self.inboxes.items()}
+
+    def stats(self) -> dict[str, Any]:
+        """Totals since the last reset: ``requests`` {"path status": count} (every request, not only the
+        logged ones), ``users`` with at least one delivery, ``deliveries`` and ``maxPerUser``."""
+        with self.lock:
+            counts = [len(box) for box in self.inboxes.values()]
+            return {
+                "requests": {f"{path} {status}": n for (path, status), n in sorted(self.status_counts.items())},
+                "users": sum(1 for n in counts if n),
+                "deliveries": sum(counts),
+                "maxPerUser": max(counts, default=0),
+            }
 
     def deliveries(self, user_id: str) -> list[dict[str, Any]]:
         """Like :meth:`inbox` but with metadata: message, via, messageId, requestId, retryKey, time."""
@@ -404,3 +462,5 @@ class FakeLineState:
 
     def record(self, entry: dict[str, Any]) -> None:
         self.log.append(entry)
+        key = (entry["path"], entry["status"])
+        self.status_counts[key] = self.status_counts.get(key, 0) + 1
