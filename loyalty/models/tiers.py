@@ -143,21 +143,24 @@ class TierChange(AppendOnlyModel):
         LAPSE = "lapse", _("Tier lapsed")
         OVERRIDE = "override", _("Staff override")
 
-    brand = models.ForeignKey("members.Brand", on_delete=models.PROTECT, related_name="+")
-    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="tier_changes")
+    # Few indexes on purpose: the nightly review inserts up to one row per member (1M on 1 January);
+    # (member, -id) serves every read, run_key the fan-out.
+    brand = models.ForeignKey("members.Brand", on_delete=models.PROTECT, related_name="+", db_index=False)
+    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="tier_changes",
+                               db_index=False)
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     from_tier = models.ForeignKey(Tier, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
-                                  verbose_name=_("from"))
+                                  verbose_name=_("from"), db_index=False)
     to_tier = models.ForeignKey(Tier, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
-                                verbose_name=_("to"))
+                                verbose_name=_("to"), db_index=False)
     value = models.DecimalField(_("qualifying value"), max_digits=16, decimal_places=2, null=True, blank=True)
     qualified_until = models.DateTimeField(_("holds until"), null=True, blank=True)
     staff_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                   related_name="+")
+                                   related_name="+", db_index=False)
     reason = models.TextField(_("reason"), blank=True)
     run_key = models.CharField(_("run"), max_length=64, blank=True,
                                help_text=_("The nightly review run that made this change."))
-    created_at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(_("at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("tier change")
