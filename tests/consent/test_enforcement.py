@@ -4,7 +4,8 @@ Senders that exist today (``grep -rn "purpose=" --include=*.py``): the outbox's
 ``message_multicast`` (marketing by default) and ``message_push`` with a marketing purpose;
 coupon promotions notify the coupon given: the birthday notice is marketing, the welcome and
 purchase notices (answers to the member's own action) transactional; lucky draws, races, missions, tier changes, points and expiry reminders are
-transactional. The broadcasts app (issue 9) is added to this test by the lead.
+transactional. Broadcasts re-check consent per batch at send time: see
+``tests/campaigns/broadcasts/test_sending.py::test_consent_withdrawn_between_scheduling_and_sending_excludes_the_member``.
 """
 
 from datetime import date
