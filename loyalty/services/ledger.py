@@ -51,7 +51,8 @@ class Source:
 BANGKOK = ZoneInfo("Asia/Bangkok")
 
 
-def _add_months(day: date, months: int) -> date:
+def add_months(day: date, months: int) -> date:
+    """The same day ``months`` later, clamped to the month's end (31 Jan + 1 month = 28/29 Feb)."""
     month = day.month - 1 + months
     year, month = day.year + month // 12, month % 12 + 1
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
@@ -71,7 +72,7 @@ def lot_expiry(*, currency: PointCurrency, earned_at: datetime) -> datetime | No
     if policy == PointCurrency.ExpiryPolicy.DAYS:
         last_day = earned_on + timedelta(days=currency.expiry_period)
     elif policy == PointCurrency.ExpiryPolicy.MONTHS:
-        last_day = _add_months(earned_on, currency.expiry_period)
+        last_day = add_months(earned_on, currency.expiry_period)
     else:
         last_day = date(earned_on.year + currency.expiry_period, 12, 31)
     return datetime.combine(last_day + timedelta(days=1), time.min, tzinfo=BANGKOK)

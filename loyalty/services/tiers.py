@@ -20,7 +20,6 @@ Design (docs/tiers.md has the full rules):
   fans out in batches), after commit. ``loyalty`` never imports ``messaging``.
 """
 
-import calendar
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -45,7 +44,7 @@ from loyalty.models import (
 )
 from members.models import Brand, Member
 
-from .ledger import BANGKOK
+from .ledger import BANGKOK, add_months
 
 log = logging.getLogger(__name__)
 
@@ -68,12 +67,6 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=BANGKOK)
 
 
-def _add_months(day: date, months: int) -> date:
-    month = day.month - 1 + months
-    year, month = day.year + month // 12, month % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
 def bangkok_date(moment: datetime) -> date:
     return timezone.localtime(moment, BANGKOK).date()
 
@@ -93,7 +86,7 @@ def period_end(program: TierProgram, now: datetime) -> datetime:
     today = bangkok_date(now)
     if program.period == TierProgram.Period.CALENDAR_YEAR:
         return _midnight(date(today.year + 2, 1, 1))
-    return _midnight(_add_months(today, program.rolling_months) + timedelta(days=1))
+    return _midnight(add_months(today, program.rolling_months) + timedelta(days=1))
 
 
 def current_window(program: TierProgram, now: datetime) -> tuple[datetime, datetime]:
@@ -101,7 +94,7 @@ def current_window(program: TierProgram, now: datetime) -> tuple[datetime, datet
     today = bangkok_date(now)
     if program.period == TierProgram.Period.CALENDAR_YEAR:
         return _midnight(date(today.year, 1, 1)), _midnight(date(today.year + 1, 1, 1))
-    return _midnight(_add_months(today, -program.rolling_months) + timedelta(days=1)), _midnight(
+    return _midnight(add_months(today, -program.rolling_months) + timedelta(days=1)), _midnight(
         today + timedelta(days=1))
 
 
@@ -172,7 +165,7 @@ def member_tier_counts_until(*, member_id: int, program: TierProgram, now: datet
         ).aggregate(first=Min("purchased_at"))["first"]
     if first is None:
         return None
-    return _add_months(bangkok_date(first), program.rolling_months) - timedelta(days=1)
+    return add_months(bangkok_date(first), program.rolling_months) - timedelta(days=1)
 
 
 # --- upgrade at once ----------------------------------------------------------------------------
@@ -486,7 +479,7 @@ def next_review_end(program: TierProgram, cutoff: datetime) -> datetime:
     day = bangkok_date(cutoff)
     if program.period == TierProgram.Period.CALENDAR_YEAR:
         return _midnight(date(day.year + 1, 1, 1))
-    return _midnight(_add_months(day, program.rolling_months))
+    return _midnight(add_months(day, program.rolling_months))
 
 
 def tiers_review(*, now: datetime | None = None, brand: Brand | None = None, chunk: int = REVIEW_CHUNK) -> dict:
