@@ -159,7 +159,12 @@ class Member(TimeStamped):
                 name="member_line_user_unique_per_brand",
             ),
         ]
-        indexes = [models.Index(fields=["brand", "status"], name="member_brand_status")]
+        indexes = [
+            models.Index(fields=["brand", "status"], name="member_brand_status"),
+            # Segment counts: every member id in id order with its brand, merged members left out,
+            # read index-only (merge and hash joins with the side tables, no heap visit).
+            models.Index(fields=["id"], include=["brand"], condition=~Q(status="merged"), name="member_segment_ids"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.full_name or self.display_name or self.phone or self.code} [{self.code}]"

@@ -127,7 +127,7 @@ def message_multicast(*, brand: Brand, members: Iterable[Member], template: str,
 
 def message_record_prepared(*, brand: Brand, kind: str, template: str, messages: list[dict],
                             recipients: Sequence[tuple[int, str]], purpose: str, dedupe_key: str,
-                            retry_key: uuid.UUID) -> tuple[OutboundMessage, bool]:
+                            retry_key: uuid.UUID, deliveries: bool = True) -> tuple[OutboundMessage, bool]:
     """Record a push or multicast to ``recipients`` ((member id, LINE user id) pairs) the caller has
     already filtered (reachable; marketing consent read in the caller's transaction), without enqueueing.
 
@@ -135,6 +135,8 @@ def message_record_prepared(*, brand: Brand, kind: str, template: str, messages:
     ``INSERT … SELECT unnest(…)``, the ``retry_key`` is the caller's (deterministic, so a
     re-recorded batch keeps it) and the caller delivers with ``outbound_deliver``. Idempotent
     on ``(brand, dedupe_key)``: returns ``(message, created)``. Call inside a transaction.
+    ``deliveries=False``: the caller delivers in this same transaction and then writes the
+    deliveries once, with their outcome (``message_deliveries_record``).
     """
     if not recipients or (kind == Kind.PUSH and len(recipients) != 1) or len(recipients) > MULTICAST_BATCH:
         raise ValueError(f"a {kind} takes 1 (push) or 1-{MULTICAST_BATCH} (multicast) recipients")
@@ -145,15 +147,22 @@ def message_record_prepared(*, brand: Brand, kind: str, template: str, messages:
         brand=brand, kind=kind, purpose=purpose, template=template, recipients=[uid for _, uid in recipients],
         messages=messages, dedupe_key=dedupe_key, retry_key=retry_key, status=Status.PENDING,
     )
+    if deliveries:
+        message_deliveries_record(message=message, recipients=recipients, status=Delivery.PENDING)
+    return message, True
+
+
+def message_deliveries_record(*, message: OutboundMessage, recipients: Sequence[tuple[int, str]], status: str,
+                              error: str = "") -> None:
+    """One ``INSERT … SELECT unnest(…)`` of a message's per-recipient deliveries in ``status``."""
     table = MessageDelivery._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (message_id, member_id, line_user_id, status, error, updated_at) "  # noqa: S608
-            "SELECT %s, member_id, line_user_id, %s, '', now() "
+            "SELECT %s, member_id, line_user_id, %s, %s, now() "
             "FROM unnest(%s::bigint[], %s::text[]) AS r(member_id, line_user_id)",
-            [message.pk, Delivery.PENDING, [pk for pk, _ in recipients], [uid for _, uid in recipients]],
+            [message.pk, status, error[:2000], [pk for pk, _ in recipients], [uid for _, uid in recipients]],
         )
-    return message, True
 
 
 def _finish(message: OutboundMessage, *, status: str, delivery_status: str, request_id: str = "",

@@ -11,10 +11,15 @@ Contracts
   those members (a withdrawal committed before the batch excludes the member), issues the
   coupons (``coupon_issue``, key ``broadcast:{id}:{member}``), renders each member's message
   and groups identical ones: a group becomes one multicast (≤ 500), a single member a push,
-  recorded in ``messaging.outbox`` with a retry key derived from the broadcast and the
-  group's first row. The rows are marked *queued* and bound to their message in that same
-  transaction; LINE is called only after commit, outside any lock.
-- A batch, once committed, is never re-formed: a retry or a crash recovery delivers the
+  recorded in ``messaging.outbox`` with a deterministic retry key.
+- Without a coupon (the common, fast path) the LINE groups are delivered inside the claiming
+  transaction and every row and delivery is written once, with its outcome: a crash before
+  the commit rolls the batch back to pending, and the batch claimed again gets the same keys
+  (batch number and message content; a push: the member), so LINE answers 409 to anything it
+  had already accepted. With a coupon the codes must exist before any message shows them:
+  the rows are marked *queued* and bound to their message (retry key from the broadcast and
+  the group's first row) in the claiming transaction, and LINE is called after the commit.
+- A queued batch, once committed, is never re-formed: a retry or a crash recovery delivers the
   same ``OutboundMessage`` with the same ``X-Line-Retry-Key``, which LINE answers 409 if it
   had already accepted it, so nobody receives a broadcast twice. SMS and e-mail have no
   retry key: a row queued for them and left by a crashed worker is marked failed rather
@@ -24,6 +29,7 @@ Contracts
   rolled back) or queued rows (``broadcast_recover`` delivers or settles them).
 """
 
+import hashlib
 import logging
 import random
 import time
@@ -43,8 +49,13 @@ from loyalty.services.coupons import coupon_issue
 from members.models import Member
 from members.sms import sms_send
 from messaging import client
-from messaging.models import OutboundMessage
-from messaging.outbox import message_push, message_record_prepared, outbound_deliver
+from messaging.models import MessageDelivery, OutboundMessage
+from messaging.outbox import (
+    message_deliveries_record,
+    message_push,
+    message_record_prepared,
+    outbound_deliver,
+)
 
 from . import rendering
 from .errors import BroadcastInvalid, BroadcastStateInvalid, TestSendTargetMissing
@@ -61,6 +72,7 @@ TEMPLATE = "broadcast"
 
 Status = Broadcast.Status
 Recipient = BroadcastRecipient.Status
+Delivery = MessageDelivery.Status
 Channel = BroadcastRecipient.Channel
 EDITABLE = (Status.DRAFT, Status.SCHEDULED)
 
@@ -301,7 +313,12 @@ def _claim(broadcast_id: int) -> Claimed | None:
                     continue
                 row.coupon_id = result.coupon.pk
                 coupons[row.member_id] = result.coupon
-        message_ids = _record_line(broadcast, [r for r in going if r.channel == Channel.LINE], coupons)
+        line_rows = [r for r in going if r.channel == Channel.LINE]
+        if broadcast.coupon_reward_id:
+            message_ids = _record_line(broadcast, line_rows, coupons)
+        else:
+            _send_line_now(broadcast, batch.number, line_rows)
+            message_ids = []
         direct = [r for r in going if r.channel != Channel.LINE]
         for row in direct:
             row.status = Recipient.QUEUED
@@ -347,15 +364,47 @@ def _record_line(broadcast: Broadcast, rows: list[Row], coupons: dict) -> list[i
     return message_ids
 
 
-def _deliver_message(message_id: int) -> str:
-    """Deliver one recorded message, backing off on 429/5xx under the same retry key; its final status."""
+def _send_line_now(broadcast: Broadcast, batch_number: int, rows: list[Row]) -> None:
+    """Record, deliver and settle a coupon-less batch's LINE rows inside the claiming transaction.
+
+    Each row and delivery is written once, with its outcome. A crash before the commit rolls
+    the whole batch back to pending; the batch claimed again renders the same messages under
+    the same keys (batch number and content; a push: the member), so LINE answers 409 to
+    what it had already accepted and nobody receives the broadcast twice.
+    """
+    for messages, members in _render_groups(broadcast, rows, {}):
+        if len(members) == 1:
+            kind, dedupe_key = OutboundMessage.Kind.PUSH, f"broadcast:{broadcast.pk}:m{members[0].member_id}"
+        else:
+            digest = hashlib.sha256(rendering.content_key(messages).encode()).hexdigest()[:24]
+            kind, dedupe_key = OutboundMessage.Kind.MULTICAST, f"broadcast:{broadcast.pk}:b{batch_number}:{digest}"
+        recipients = [(row.member_id, row.line_user_id) for row in members]
+        message, _created = message_record_prepared(
+            brand=broadcast.brand, kind=kind, template=f"{TEMPLATE}:{broadcast.pk}", messages=messages,
+            recipients=recipients, purpose=OutboundMessage.Purpose.MARKETING, dedupe_key=dedupe_key,
+            retry_key=retry_key_for(broadcast.brand_id, dedupe_key), deliveries=False,
+        )
+        status, error = _deliver_message(message.pk)
+        sent = status == OutboundMessage.Status.SENT
+        message_deliveries_record(message=message, recipients=recipients,
+                                  status=Delivery.SENT if sent else Delivery.FAILED, error="" if sent else error)
+        for row in members:
+            row.message_id = message.pk
+            row.status, row.error = (Recipient.SENT, "") if sent else (Recipient.FAILED, (error or status)[:2000])
+
+
+def _deliver_message(message_id: int) -> tuple[str, str]:
+    """Deliver one recorded message, backing off on 429/5xx under the same retry key; its final status and error."""
     for pause in (*BACKOFF_SECONDS, None):
         try:
-            return outbound_deliver(message_id=message_id).status
+            message = outbound_deliver(message_id=message_id)
+            if message.status == OutboundMessage.Status.SENT:
+                return message.status, ""
+            return tuple(OutboundMessage.objects.values_list("status", "last_error").get(pk=message_id))
         except client.LineError as error:
             if not error.transient or pause is None:
                 logger.warning("broadcast message %s: %s", message_id, error)
-                return OutboundMessage.objects.values_list("status", flat=True).get(pk=message_id)
+                return tuple(OutboundMessage.objects.values_list("status", "last_error").get(pk=message_id))
             time.sleep(pause * (1 + random.random() / 4))  # noqa: S311 - jitter, not security
     raise AssertionError("unreachable")
 

@@ -373,7 +373,8 @@ class Points(ConditionType):
         accounts = PointAccount.objects.filter(currency_id=currency_id)
         low, high = condition["min"], condition["max"]
         if not low:  # from 0: a member without an account (0 points) is in; exclude those above the range
-            return ~Q(pk__in=accounts.filter(balance__gt=high).values("member_id")) if high is not None else Q(
+            # NOT EXISTS, not NOT IN: an anti-join PostgreSQL can hash or merge (NOT IN is a subplan).
+            return ~Q(Exists(accounts.filter(member_id=OuterRef("pk"), balance__gt=high))) if high is not None else Q(
                 pk__isnull=False)
         in_range = accounts.filter(balance__gte=low)
         if high is not None:
@@ -437,11 +438,14 @@ class TierCondition(ConditionType):
             return Q(pk__in=[])  # no programme running: nobody has a tier
         tiers = brand_tiers(ctx.brand_id)
         chosen = [tier.pk for tier in tiers if tier.code in condition["tiers"]]
-        q = Q(pk__in=MemberTier.objects.filter(brand_id__in=ctx.brands, tier_id__in=chosen).values("member_id"))
         entry = entry_tier(tiers)
-        if entry is not None and entry.pk in chosen:  # without a row yet: the entry tier
-            q |= ~Q(pk__in=MemberTier.objects.filter(brand_id__in=ctx.brands).values("member_id"))
-        return q
+        if entry is not None and entry.pk in chosen:
+            # A member without a row yet is on the entry tier. A member has at most one row, so
+            # "a chosen tier or no row" is "no row with another tier": one anti-join instead of
+            # an OR of two subqueries over the whole table.
+            return ~Q(Exists(MemberTier.objects.filter(member_id=OuterRef("pk"), brand_id__in=ctx.brands)
+                             .exclude(tier_id__in=chosen)))
+        return Q(pk__in=MemberTier.objects.filter(brand_id__in=ctx.brands, tier_id__in=chosen).values("member_id"))
 
     def describe(self, condition, brand):
         names = dict(Tier.objects.filter(brand=brand).values_list("code", "name"))

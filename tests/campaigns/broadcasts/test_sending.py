@@ -19,8 +19,10 @@ from campaigns.broadcasts.services import (
     broadcast_start,
     broadcast_start_due,
 )
+from loyalty.models import Coupon
 from messaging import client
 from messaging.models import MessageDelivery, OutboundMessage
+from tests import factories
 from tests.consent.conftest import grant
 
 from .conftest import inbox_counts, make_broadcast
@@ -117,6 +119,27 @@ def test_holdout_members_receive_nothing_and_the_sample_is_the_documented_hash(
     assert broadcast_audience(broadcast=broadcast).holdout == len(expected_holdout)
 
 
+class WorkerKilled(BaseException):
+    """A worker process dying mid-batch (not an Exception: nothing in the code may catch it)."""
+
+
+def accept_then_die(monkeypatch):
+    """LINE accepts the multicast, then the worker dies before it hears back."""
+    real_multicast = client.send_multicast
+
+    def send(brand, *, to, messages, retry_key):
+        real_multicast(brand, to=to, messages=messages, retry_key=retry_key)
+        raise WorkerKilled()
+
+    monkeypatch.setattr(client, "send_multicast", send)
+
+
+def coupon_broadcast(line_brand, segment):
+    reward = factories.RewardFactory(brand=line_brand, points_cost=0, redeemable=False, stock=100)
+    return make_broadcast(line_brand, segment, coupon_reward=reward, text_th="คูปอง {coupon_code}",
+                          text_en="Coupon {coupon_code}")
+
+
 def test_a_broadcast_that_crashes_half_way_resumes_without_duplicates(
         people, line_brand, segment, fake_line, monkeypatch, django_capture_on_commit_callbacks):
     members = people.many(6)
@@ -124,24 +147,16 @@ def test_a_broadcast_that_crashes_half_way_resumes_without_duplicates(
     start(broadcast, django_capture_on_commit_callbacks, batch_size=2)
     assert broadcast_send_batch(broadcast_id=broadcast.pk) == 2  # batch 1 goes out normally
 
-    # Batch 2: LINE accepts the multicast, then the worker dies before it hears back.
-    real_multicast = client.send_multicast
-
-    class WorkerKilled(BaseException):
-        pass
-
-    def accept_then_die(brand, *, to, messages, retry_key):
-        real_multicast(brand, to=to, messages=messages, retry_key=retry_key)
-        raise WorkerKilled()
-
-    monkeypatch.setattr(client, "send_multicast", accept_then_die)
+    # Batch 2: LINE accepts the multicast, then the worker dies: its transaction never commits.
+    accept_then_die(monkeypatch)
     with pytest.raises(WorkerKilled):
         broadcast_send_batch(broadcast_id=broadcast.pk)
-    monkeypatch.setattr(client, "send_multicast", real_multicast)
-    assert sorted(statuses(broadcast).values()) == ["pending", "pending", "queued", "queued", "sent", "sent"]
+    monkeypatch.undo()
+    assert sorted(statuses(broadcast).values()) == ["pending", "pending", "pending", "pending", "sent", "sent"]
 
-    # A new worker: the stale batch is delivered again under its retry key (LINE answers 409), the rest sent.
-    assert broadcast_recover(broadcast_id=broadcast.pk, older_than=timedelta(0)) == 1
+    # A new worker claims batch 2 again: same messages, same retry key, LINE answers 409; then batch 3.
+    assert broadcast_recover(broadcast_id=broadcast.pk, older_than=timedelta(0)) == 0  # nothing half-done
+    assert broadcast_send_batch(broadcast_id=broadcast.pk) == 2
     assert broadcast_send_batch(broadcast_id=broadcast.pk) == 2
     assert broadcast_send_batch(broadcast_id=broadcast.pk) is None
 
@@ -150,17 +165,51 @@ def test_a_broadcast_that_crashes_half_way_resumes_without_duplicates(
     assert [r["status"] for r in fake_line.requests(MULTICAST)] == [200, 200, 409, 200]
     retried = fake_line.requests(MULTICAST)[1:3]
     assert retried[0]["headers"]["x-line-retry-key"] == retried[1]["headers"]["x-line-retry-key"]
+    # Each recipient's outbox delivery is written once, as sent.
+    deliveries = MessageDelivery.objects.filter(member__in=members)
+    assert sorted(deliveries.values_list("member_id", flat=True)) == sorted(m.pk for m in members)
+    assert set(deliveries.values_list("status", flat=True)) == {"sent"}
     assert services.broadcast_finish_if_done(broadcast_id=broadcast.pk)
 
 
-def test_a_worker_that_crashed_before_calling_line_leaves_the_batch_for_recovery(
+def test_a_coupon_broadcast_that_crashes_half_way_resumes_without_duplicates(
+        people, line_brand, segment, fake_line, monkeypatch, django_capture_on_commit_callbacks):
+    members = people.many(4)
+    broadcast = coupon_broadcast(line_brand, segment)
+    start(broadcast, django_capture_on_commit_callbacks, batch_size=2)
+    assert broadcast_send_batch(broadcast_id=broadcast.pk) == 2
+
+    # The coupons and the queued message commit before LINE is called; LINE accepts one push, then the
+    # worker dies.
+    real_push = client.send_push
+
+    def accept_then_die_push(brand, *, to, messages, retry_key):
+        real_push(brand, to=to, messages=messages, retry_key=retry_key)
+        raise WorkerKilled()
+
+    monkeypatch.setattr(client, "send_push", accept_then_die_push)
+    with pytest.raises(WorkerKilled):
+        broadcast_send_batch(broadcast_id=broadcast.pk)
+    monkeypatch.undo()
+    assert sorted(statuses(broadcast).values()) == ["queued", "queued", "sent", "sent"]
+
+    # Recovery delivers the queued messages under their retry keys (409 for the one LINE had).
+    assert broadcast_recover(broadcast_id=broadcast.pk, older_than=timedelta(0)) == 2
+    assert broadcast_send_batch(broadcast_id=broadcast.pk) is None
+    assert inbox_counts(fake_line, members) == dict.fromkeys([m.first_name for m in members], 1)
+    assert set(statuses(broadcast).values()) == {"sent"}
+    assert sorted(r["status"] for r in fake_line.requests(PUSH)) == [200, 200, 200, 200, 409]
+    codes = {c.member_id: c.code for c in Coupon.objects.all()}
+    assert len(codes) == 4
+    for member in members:  # the code each member saw is the coupon they hold
+        assert codes[member.pk] in fake_line.inbox(member.line_user_id)[0]["text"]
+
+
+def test_a_worker_that_crashed_before_calling_line_leaves_nothing_half_done(
         people, line_brand, segment, fake_line, monkeypatch, django_capture_on_commit_callbacks):
     members = people.many(3)
     broadcast = make_broadcast(line_brand, segment)
     start(broadcast, django_capture_on_commit_callbacks)
-
-    class WorkerKilled(BaseException):
-        pass
 
     def die(message_id):
         raise WorkerKilled()
@@ -170,10 +219,31 @@ def test_a_worker_that_crashed_before_calling_line_leaves_the_batch_for_recovery
         broadcast_send_batch(broadcast_id=broadcast.pk)
     monkeypatch.undo()
     assert fake_line.requests(MULTICAST) == []
+    assert set(statuses(broadcast).values()) == {"pending"}
+    assert OutboundMessage.objects.count() == 0
 
-    # Within the lease another worker leaves the batch alone; after it, the batch is delivered once.
+    assert broadcast_send_batch(broadcast_id=broadcast.pk) == 3
+    assert inbox_counts(fake_line, members) == dict.fromkeys([m.first_name for m in members], 1)
+
+
+def test_a_coupon_batch_whose_worker_crashed_before_calling_line_is_left_for_recovery(
+        people, line_brand, segment, fake_line, monkeypatch, django_capture_on_commit_callbacks):
+    members = people.many(3)
+    broadcast = coupon_broadcast(line_brand, segment)
+    start(broadcast, django_capture_on_commit_callbacks)
+
+    def die(message_id):
+        raise WorkerKilled()
+
+    monkeypatch.setattr(services, "_deliver_message", die)
+    with pytest.raises(WorkerKilled):
+        broadcast_send_batch(broadcast_id=broadcast.pk)
+    monkeypatch.undo()
+    assert fake_line.requests(PUSH) == []
+
+    # Within the lease another worker leaves the batch alone; after it, each message is delivered once.
     assert broadcast_recover(broadcast_id=broadcast.pk) == 0
-    assert broadcast_recover(broadcast_id=broadcast.pk, older_than=timedelta(0)) == 1
+    assert broadcast_recover(broadcast_id=broadcast.pk, older_than=timedelta(0)) == 3
     assert inbox_counts(fake_line, members) == dict.fromkeys([m.first_name for m in members], 1)
 
 
