@@ -3,7 +3,8 @@
 ``facts_rebuild(start=, end=, brand_ids=)`` recomputes every fact of the Bangkok days
 ``start..end`` (inclusive) from purchases, members, redemptions and the ledger in three
 statements, one per table, each ``INSERT … SELECT … ON CONFLICT DO UPDATE`` plus a ``DELETE`` of
-the rows that no longer have a source (a purchase fully refunded since). Running it twice, or
+the rows that no longer have a source (a purchase fully refunded since), and links the member
+rows of the members it touched to their previous and next purchase days. Running it twice, or
 concurrently with itself, gives the same rows as one run; the result equals a live computation.
 
 ``facts_refresh_today(brand=)`` rebuilds today's facts of one brand when they are older than
@@ -65,6 +66,23 @@ DELETE FROM {member_fact} f
 WHERE f.day BETWEEN %(d1)s AND %(d2)s {brands_f}
   AND NOT EXISTS (SELECT 1 FROM src WHERE src.brand_id = f.brand_id AND src.day = f.day
                                          AND src.member_id = f.member_id)
+RETURNING f.member_id
+"""
+
+# Re-link every row of the members whose rows were written or deleted to their previous and
+# next purchase days (a window over those members' rows only; unchanged rows are not written).
+_MEMBER_LINKS = """
+WITH touched AS (
+    SELECT DISTINCT f.member_id FROM {member_fact} f WHERE f.day BETWEEN %(d1)s AND %(d2)s {brands_f}
+    UNION SELECT unnest(%(deleted)s::bigint[])
+), linked AS (
+    SELECT f.id, LAG(f.day) OVER w AS prev_day, LEAD(f.day) OVER w AS next_day
+    FROM {member_fact} f JOIN touched t ON t.member_id = f.member_id
+    WINDOW w AS (PARTITION BY f.brand_id, f.member_id ORDER BY f.day)
+)
+UPDATE {member_fact} f SET prev_day = l.prev_day, next_day = l.next_day
+FROM linked l
+WHERE f.id = l.id AND (f.prev_day, f.next_day) IS DISTINCT FROM (l.prev_day, l.next_day)
 """
 
 _DIMENSION_FACTS = """
@@ -168,6 +186,8 @@ def facts_rebuild(*, start: date, end: date | None = None, brand_ids: list[int] 
               "brands": list(brand_ids) if brand_ids is not None else None, "now": timezone.now()}
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(_sql(_MEMBER_FACTS, brand_ids), params)
+        params["deleted"] = sorted({row[0] for row in cursor.fetchall()})
+        cursor.execute(_sql(_MEMBER_LINKS, brand_ids), params)
         cursor.execute(_sql(_DIMENSION_FACTS, brand_ids), params)
         cursor.execute(_sql(_BRAND_FACTS, brand_ids), params)
 

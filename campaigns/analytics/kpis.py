@@ -17,6 +17,7 @@ Every function takes the brand: no figure reads another brand's rows.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -84,12 +85,15 @@ def _money(value) -> Decimal:
     return Decimal(value or 0).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+# A member's first row in the period is the one whose previous purchase day lies before it; the
+# member bought 2+ times in the period if that row holds 2+ purchases or the next day is in it.
 _ACTIVE_SQL = f"""
-    SELECT COUNT(*), COUNT(*) FILTER (WHERE n >= 2), COALESCE(SUM(s), 0)
-    FROM (SELECT member_id, SUM(purchases) AS n, SUM(spend) AS s
-          FROM {MemberDayFact._meta.db_table}
-          WHERE brand_id = %s AND day BETWEEN %s AND %s
-          GROUP BY member_id) x"""  # noqa: S608 - table name from model _meta
+    SELECT COUNT(*) FILTER (WHERE prev_day IS NULL OR prev_day < %(start)s),
+           COUNT(*) FILTER (WHERE (prev_day IS NULL OR prev_day < %(start)s)
+                              AND (purchases >= 2 OR next_day <= %(end)s)),
+           COALESCE(SUM(spend), 0)
+    FROM {MemberDayFact._meta.db_table}
+    WHERE brand_id = %(brand)s AND day BETWEEN %(start)s AND %(end)s"""  # noqa: S608 - table name from model _meta
 
 
 def period_kpis(*, brand: Brand, period: Period) -> dict:
@@ -99,9 +103,9 @@ def period_kpis(*, brand: Brand, period: Period) -> dict:
         points_issued=Sum("points_issued"), points_redeemed=Sum("points_redeemed"),
         points_expired=Sum("points_expired"))
     with transaction.atomic(), connection.cursor() as cursor:
-        # a hash aggregate in memory over the covering index; JIT compiles longer than this query runs
-        cursor.execute("SET LOCAL work_mem = '64MB'; SET LOCAL jit = off")
-        cursor.execute(_ACTIVE_SQL, [brand.pk, period.start, period.end])
+        # one pass over the covering index; JIT compiles longer than this query runs
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute(_ACTIVE_SQL, {"brand": brand.pk, "start": period.start, "end": period.end})
         active, repeat, member_spend = cursor.fetchone()
     issued, redeemed = totals["points_issued"] or 0, totals["points_redeemed"] or 0
     return {
@@ -272,14 +276,59 @@ def period_kpis_cached(*, brand: Brand, period: Period) -> dict:
     return result
 
 
-def _live_cached(name: str, brand: Brand, compute):
-    """Current-state figures (liability, tiers, RFM): recomputed at most every ANALYTICS_TODAY_TTL seconds."""
+LIVE_FIGURES = {
+    "liability": lambda brand: liability(brand=brand),
+    "tiers": lambda brand: tier_distribution(brand=brand),
+    "rfm": lambda brand: rfm_groups(brand=brand),
+}
+LIVE_KEEP_SECONDS = 2 * 24 * 3600
+
+
+def live_figures_refresh(*, brand: Brand) -> dict:
+    """Recompute the current-state figures (liability, tiers, RFM: each reads all the brand's
+    members) and keep them with the time they were computed."""
+    now = time.time()
+    values = {name: compute(brand) for name, compute in LIVE_FIGURES.items()}
+    for name, value in values.items():
+        cache.set(f"analytics:{name}:{brand.pk}", (now, value), LIVE_KEEP_SECONDS)
+    cache.delete(f"analytics:live-refresh:{brand.pk}")
+    return values
+
+
+def _live_cached(name: str, brand: Brand):
+    """A current-state figure, at most ANALYTICS_TODAY_TTL seconds old when fresh. Stale-while-
+    revalidate: an older value is shown at once and one refresh is queued (after commit) in the
+    background, so the page never waits for a scan of every member except the very first time."""
     key = f"analytics:{name}:{brand.pk}"
-    result = cache.get(key)
-    if result is None:
-        result = compute()
-        cache.set(key, result, getattr(settings, "ANALYTICS_TODAY_TTL", 300))
-    return result
+    kept = cache.get(key)
+    if kept is None:
+        return live_figures_refresh(brand=brand)[name]
+    computed_at, value = kept
+    if time.time() - computed_at > getattr(settings, "ANALYTICS_TODAY_TTL", 300) and cache.add(
+            f"analytics:live-refresh:{brand.pk}", 1, 600):
+        from .tasks import live_figures_refresh as refresh_task
+
+        transaction.on_commit(lambda: refresh_task.delay(brand.pk))
+    return value
+
+
+STANDARD_PERIODS = ("this_month", "last_month", "last_30", "last_90")
+
+
+def dashboard_warm(*, brand_ids: list[int] | None = None) -> int:
+    """Compute and cache what the dashboard's standard periods show (and the periods they are
+    compared with) and the current-state figures, for each brand; returns the brands warmed.
+    Run after the nightly facts rebuild so the first view of the day does not wait."""
+    brands = Brand.objects.all() if brand_ids is None else Brand.objects.filter(pk__in=brand_ids)
+    warmed = 0
+    for brand in brands.order_by("pk"):
+        for name in STANDARD_PERIODS:
+            period = period_for(name)
+            period_kpis_cached(brand=brand, period=period)
+            period_kpis_cached(brand=brand, period=period.previous())
+        live_figures_refresh(brand=brand)
+        warmed += 1
+    return warmed
 
 
 def dashboard_data(*, brand: Brand, period: Period, cached: bool = True) -> dict:
@@ -288,9 +337,7 @@ def dashboard_data(*, brand: Brand, period: Period, cached: bool = True) -> dict
     if cached:
         current = period_kpis_cached(brand=brand, period=period)
         previous = period_kpis_cached(brand=brand, period=previous_period)
-        money = _live_cached("liability", brand, lambda: liability(brand=brand))
-        tiers = _live_cached("tiers", brand, lambda: tier_distribution(brand=brand))
-        rfm = _live_cached("rfm", brand, lambda: rfm_groups(brand=brand))
+        money, tiers, rfm = (_live_cached(name, brand) for name in ("liability", "tiers", "rfm"))
     else:
         current = period_kpis(brand=brand, period=period)
         previous = period_kpis(brand=brand, period=previous_period)

@@ -9,10 +9,11 @@ any day is idempotent and equals a live computation):
 
 - ``BrandDayFact``: per brand and day: new members, purchases, net spend, points issued /
   redeemed / expired / reversed (all of the brand's currencies added up).
-- ``MemberDayFact``: per brand, day and purchasing member: purchases and net spend. Distinct
-  counts over any period (active members, repeat purchase rate, spend per member) cannot be
-  added up from days, so they are computed from this table (a covering unique index on
-  ``(brand, day, member)``).
+- ``MemberDayFact``: per brand, day and purchasing member: purchases, net spend and the
+  member's previous and next purchase days. Distinct counts over any period (active members,
+  repeat purchase rate, spend per member) cannot be added up from days; the neighbouring days
+  turn them into one filtered count over the period's rows (a covering unique index on
+  ``(brand, day, member)``), without grouping by member.
 - ``DimensionDayFact``: per brand, day, dimension and key: counts / THB / points for the "top"
   lists and mixes (``branch``: purchases and spend; ``reward``: redemptions and points;
   ``channel``: points earned).
@@ -26,6 +27,8 @@ from the admin).
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+from config.exports import ExportJob
 
 
 class BrandDayFact(models.Model):
@@ -57,9 +60,15 @@ class MemberDayFact(models.Model):
                                db_constraint=False)
     purchases = models.IntegerField(default=0)
     spend = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    # The member's purchase days just before and after this one (NULL: none). With them a period's
+    # distinct active and repeat members are one filtered count over its rows, no GROUP BY member:
+    # the member's first row in the period is the one whose previous day lies before the period.
+    prev_day = models.DateField(null=True)
+    next_day = models.DateField(null=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["brand", "day", "member"], include=["purchases", "spend"],
+        constraints = [models.UniqueConstraint(fields=["brand", "day", "member"],
+                                               include=["purchases", "spend", "prev_day", "next_day"],
                                                name="analytics_member_day_unique")]
 
     def __str__(self) -> str:
@@ -89,7 +98,10 @@ class DimensionDayFact(models.Model):
         return f"{self.brand_id} · {self.day} · {self.dimension}={self.key}"
 
 
-class ReportExport(models.Model):
+class ReportExport(ExportJob):
+    """A report export built by a Celery task with progress (``config.exports``: the status choices,
+    ``percent``, the build and the admin responses)."""
+
     class Kind(models.TextChoices):
         MEMBERS = "members", _("Members")
         PURCHASES = "purchases", _("Purchases")
@@ -101,12 +113,6 @@ class ReportExport(models.Model):
         CSV = "csv", "CSV"
         XLSX = "xlsx", "XLSX (Excel)"
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", _("Queued")
-        RUNNING = "running", _("Running")
-        DONE = "done", _("Done")
-        FAILED = "failed", _("Failed")
-
     brand = models.ForeignKey("members.Brand", on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(_("report"), max_length=16, choices=Kind.choices)
     format = models.CharField(_("format"), max_length=8, choices=Format.choices, default=Format.CSV)
@@ -117,7 +123,8 @@ class ReportExport(models.Model):
     channel = models.CharField(_("channel"), max_length=16, blank=True)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
                                      related_name="+")
-    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.QUEUED)
+    status = models.CharField(_("status"), max_length=16, choices=ExportJob.Status.choices,
+                              default=ExportJob.Status.QUEUED)
     total = models.IntegerField(default=0)
     written = models.IntegerField(default=0)
     file = models.FileField(upload_to="analytics-exports/", blank=True)
@@ -133,12 +140,6 @@ class ReportExport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} #{self.pk}"
-
-    @property
-    def percent(self) -> int:
-        if self.status == self.Status.DONE:
-            return 100
-        return int(self.written * 100 / self.total) if self.total else 0
 
 
 class Dashboard(models.Model):

@@ -9,8 +9,22 @@ from celery import shared_task
 def facts_rebuild_nightly() -> None:
     """Rebuild every brand's daily facts of the last few days (yesterday included)."""
     from .facts import facts_rebuild_recent
+    from .kpis import dashboard_warm
 
     facts_rebuild_recent()
+    dashboard_warm()
+
+
+@shared_task(acks_late=True)
+def live_figures_refresh(brand_id: int) -> None:
+    """Recompute one brand's current-state dashboard figures (queued when the shown ones are stale)."""
+    from members.models import Brand
+
+    from .kpis import live_figures_refresh as refresh
+
+    brand = Brand.objects.filter(pk=brand_id).first()
+    if brand is not None:
+        refresh(brand=brand)
 
 
 @shared_task(acks_late=True)

@@ -52,3 +52,49 @@ def test_a_full_refund_removes_the_purchase_from_its_day(march, time_machine):
     dimensions = set(DimensionDayFact.objects.filter(brand=march["brand"], day=date(2025, 3, 20))
                      .values_list("dimension", flat=True))
     assert dimensions == {"channel"}
+
+
+def brute_force(brand, start, end):
+    """Active and repeat members of a period by grouping the member-day rows (what the links replace)."""
+    per_member = {}
+    for member_id, purchases in MemberDayFact.objects.filter(brand=brand, day__range=(start, end)).values_list(
+            "member_id", "purchases"):
+        per_member[member_id] = per_member.get(member_id, 0) + purchases
+    return len(per_member), sum(1 for n in per_member.values() if n >= 2)
+
+
+def test_neighbour_links_give_the_distinct_counts_of_every_period_even_after_a_middle_day_goes(march, time_machine):
+    from campaigns.analytics.kpis import Period, period_kpis
+
+    from .conftest import at, buy
+
+    brand = march["brand"]
+    a, b, _c, _d = march["members"]
+    time_machine.move_to(at(12))
+    buy(a, "A-12", "80", at(12))
+    buy(b, "B-12a", "40", at(12, 9))
+    buy(b, "B-12b", "60", at(12, 18))
+    time_machine.move_to(at(1, 9, month=4))
+    facts_rebuild(start=date(2025, 3, 1), end=date(2025, 3, 31))
+
+    def check_every_period():
+        for first in range(1, 32):
+            for last in range(first, 32):
+                start, end = date(2025, 3, first), date(2025, 3, last)
+                kpis = period_kpis(brand=brand, period=Period(start, end))
+                assert (kpis["active_members"], kpis["repeat_members"]) == brute_force(brand, start, end), (first, last)
+
+    check_every_period()
+    a12 = MemberDayFact.objects.get(member_id=a.pk, day=date(2025, 3, 12))
+    assert (a12.prev_day, a12.next_day) == (date(2025, 3, 10), date(2025, 3, 15))
+    kpis = period_kpis(brand=brand, period=Period(date(2025, 3, 12), date(2025, 3, 12)))
+    assert (kpis["active_members"], kpis["repeat_members"]) == (2, 1)  # B bought twice that day
+
+    # A's purchase of the 12th is refunded: rebuilding that day alone re-links the 10th and the 15th.
+    time_machine.move_to(at(2, 9, month=4))
+    purchase_refund(brand=brand, purchase_id=Purchase.objects.get(order_id="A-12").pk, refund_id="R-A12")
+    facts_rebuild(start=date(2025, 3, 12))
+    a10 = MemberDayFact.objects.get(member_id=a.pk, day=date(2025, 3, 10))
+    a15 = MemberDayFact.objects.get(member_id=a.pk, day=date(2025, 3, 15))
+    assert (a10.next_day, a15.prev_day) == (date(2025, 3, 15), date(2025, 3, 10))
+    check_every_period()

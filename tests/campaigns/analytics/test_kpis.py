@@ -83,3 +83,29 @@ def test_period_picker():
     assert period_for("last_90", today=today).days == 90
     assert period_for("custom", today=today, start=date(2025, 3, 5), end=date(2025, 3, 1)) == Period(
         date(2025, 3, 1), date(2025, 3, 5))
+
+
+def test_current_figures_are_served_stale_while_one_refresh_is_queued(march, settings,
+                                                                      django_capture_on_commit_callbacks):
+    from django.core.cache import cache
+
+    from campaigns.analytics import kpis
+    from tests import factories
+
+    cache.clear()
+    brand, (a, _b, _c, _d) = march["brand"], march["members"]
+    assert kpis.dashboard_warm(brand_ids=[brand.pk]) == 1
+    assert dashboard_data(brand=brand, period=MARCH)["liability"]["currencies"][0]["points"] == 26
+
+    factories.give_points(a, 40, key="late-bonus")  # liability is now 66 points
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        assert dashboard_data(brand=brand, period=MARCH)["liability"]["currencies"][0]["points"] == 26  # fresh
+    assert queued == []
+
+    settings.ANALYTICS_TODAY_TTL = 0  # every kept figure is now stale
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        shown = dashboard_data(brand=brand, period=MARCH)["liability"]["currencies"][0]["points"]
+        again = dashboard_data(brand=brand, period=MARCH)["liability"]["currencies"][0]["points"]
+    assert (shown, again) == (26, 26)  # the page never waited for the scan
+    assert len(queued) == 1  # one refresh for the brand, not one per view
+    assert dashboard_data(brand=brand, period=MARCH)["liability"]["currencies"][0]["points"] == 66
