@@ -3,8 +3,8 @@
     make bench-broadcast                      # or:
     DATABASE_URL=postgres://taem:taem@127.0.0.1:5432/taem_bench .venv/bin/python -m bench.broadcast_fanout
 
-Needs ``manage.py bench_seed`` data (1,000,000 members over 3 brands, 80 % following the OA;
-``make bench-nightly`` seeds it) and Redis on 127.0.0.1:6379 (``scripts/ensure_redis.sh``).
+Needs ``manage.py bench_seed`` data (1,000,000 members, 80 % following the OA;
+``make bench-nightly`` seeds it; ``--all-reachable`` makes all of them friends first) and Redis on 127.0.0.1:6379 (``scripts/ensure_redis.sh``).
 Applies the ``broadcasts`` migrations. Then:
 
 1. Setup (not timed; idempotent): each bench brand gets a LINE channel token, a published
@@ -43,6 +43,8 @@ def parse_args(argv):
     parser.add_argument("--tasks", type=int, default=2, help="Batch tasks queued per broadcast (2).")
     parser.add_argument("--rate", type=float, default=200, help="Fake LINE multicast requests/s (200; 0: none).")
     parser.add_argument("--timeout", type=float, default=900, help="Give up after this many seconds (900).")
+    parser.add_argument("--all-reachable", action="store_true",
+                        help="First make every bench member a reachable LINE friend (1,000,000 recipients).")
     return parser.parse_args(argv)
 
 
@@ -84,9 +86,17 @@ def start_worker(workers: int, fake_base: str) -> subprocess.Popen:
     raise SystemExit("the Celery worker did not answer a ping")
 
 
-def setup(brands) -> list:
+def setup(brands, *, all_reachable: bool = False) -> list:
     """Tokens, marketing consent for every member, a segment per brand; earlier bench runs removed."""
     from django.db import connection
+
+    if all_reachable:
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE members_member SET line_user_id = COALESCE(line_user_id, 'Ubench' || id), "
+                           "line_reachable = true WHERE brand_id = ANY(%s) AND NOT line_reachable",
+                           [[brand.pk for brand in brands]])
+            print(f"  {cursor.rowcount:,} members made reachable on LINE", flush=True)
+            cursor.execute("VACUUM ANALYZE members_member")
 
     from campaigns.broadcasts.models import Broadcast, BroadcastBatch, BroadcastRecipient
     from campaigns.segments.models import Segment
@@ -156,7 +166,7 @@ def main(argv=None) -> int:
         raise SystemExit("no bench brands: seed first (make bench-nightly)")
     started = time.perf_counter()
     print("setup …", flush=True)
-    segments = setup(brands)
+    segments = setup(brands, all_reachable=args.all_reachable)
     print(f"setup: {time.perf_counter() - started:.1f} s", flush=True)
 
     fake, base = start_fake_line()
