@@ -15,7 +15,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Q
-from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -24,6 +24,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from config.domain import DomainError
+from config.exports import export_job_download, export_job_progress
 from members.admin_base import BrandScopedAdmin, ReadOnlyAdmin
 from members.data_export import member_data_export
 from members.erasure import member_erase
@@ -350,21 +351,12 @@ class ConsentRecordAdmin(ReadOnlyAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         export = get_object_or_404(self._exports(request), pk=export_id)
-        return JsonResponse({
-            "id": export.pk, "status": export.status, "total": export.total, "written": export.written,
-            "percent": export.percent, "error": export.error,
-            "download_url": reverse("admin:consent_export_download", args=[export.pk])
-            if export.status == ConsentExport.Status.DONE else None,
-        }, headers={"Cache-Control": "no-store"})
+        return export_job_progress(export, download_url_name="admin:consent_export_download")
 
     def export_download_view(self, request, export_id: int):
         if not self.has_view_permission(request):
             raise PermissionDenied
-        export = get_object_or_404(self._exports(request), pk=export_id)
-        if export.status != ConsentExport.Status.DONE or not export.file:
-            raise Http404
-        return FileResponse(export.file.open("rb"), as_attachment=True, filename=export.file.name.rsplit("/", 1)[-1],
-                            content_type="text/csv; charset=utf-8")
+        return export_job_download(get_object_or_404(self._exports(request), pk=export_id))
 
     def summary_view(self, request):
         if not self.has_view_permission(request):

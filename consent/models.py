@@ -37,6 +37,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from config.append_only import AppendOnlyModel
+from config.exports import ExportJob
 from members.models import TimeStamped
 
 from .errors import ConsentVersionImmutable
@@ -241,14 +242,9 @@ def consent_export_path(instance, filename: str) -> str:
     return f"consent-exports/{instance.brand_id}/{filename}"
 
 
-class ConsentExport(TimeStamped):
-    """A CSV export of the consent log for one brand, built by a Celery task with progress."""
-
-    class Status(models.TextChoices):
-        QUEUED = "queued", _("Queued")
-        RUNNING = "running", _("Running")
-        DONE = "done", _("Done")
-        FAILED = "failed", _("Failed")
+class ConsentExport(ExportJob, TimeStamped):
+    """A CSV export of the consent log for one brand, built by a Celery task with progress
+    (``config.exports``: the status choices, ``percent``, the build and the admin responses)."""
 
     class Decision(models.TextChoices):
         ANY = "", _("Granted or withdrawn")
@@ -264,7 +260,8 @@ class ConsentExport(TimeStamped):
     version = models.ForeignKey(ConsentVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
                                 verbose_name=_("version"))
     decision = models.CharField(_("status"), max_length=16, choices=Decision.choices, blank=True)
-    status = models.CharField(_("export status"), max_length=16, choices=Status.choices, default=Status.QUEUED)
+    status = models.CharField(_("export status"), max_length=16, choices=ExportJob.Status.choices,
+                              default=ExportJob.Status.QUEUED)
     total = models.PositiveIntegerField(_("rows"), default=0)
     written = models.PositiveIntegerField(_("rows written"), default=0)
     file = models.FileField(_("file"), upload_to=consent_export_path, blank=True, max_length=200)
@@ -278,9 +275,3 @@ class ConsentExport(TimeStamped):
 
     def __str__(self) -> str:
         return f"#{self.pk} · {self.get_status_display()}"
-
-    @property
-    def percent(self) -> int:
-        if self.status == self.Status.DONE:
-            return 100
-        return int(self.written * 100 / self.total) if self.total else 0

@@ -10,15 +10,13 @@ Periods are Bangkok dates (``date_from`` 00:00 to the end of ``date_to``), the w
 think of "the records of March".
 """
 
-import csv
-import tempfile
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 
+from config.exports import export_job_write
 from members.models import Brand
 
 from .errors import ConsentVersionNotFound
@@ -75,47 +73,16 @@ def consent_export_build(*, export_id: int) -> ConsentExport:
     """Write the export's CSV (UTF-8 with BOM, so Excel shows Thai) and store it.
 
     A finished export is returned as is; a retried or re-run one is rebuilt from the start
-    (the file name carries the time, so a half-written file is never served).
+    (``config.exports.export_job_write``: the file name carries the time, so a half-written
+    file is never served).
     """
     export = ConsentExport.objects.select_related("brand").get(pk=export_id)
     if export.status == ConsentExport.Status.DONE:
         return export
     records = export_records(export)
     total = records.count()
-    ConsentExport.objects.filter(pk=export.pk).update(status=ConsentExport.Status.RUNNING, total=total, written=0,
-                                                      error="", updated_at=timezone.now())
-    written = 0
-    try:
-        with tempfile.TemporaryFile("w+b") as handle:
-            text = _TextWriter(handle)
-            writer = csv.writer(text)
-            text.write("\ufeff")
-            writer.writerow(HEADER)
-            rows = records.select_related("member", "document", "version", "staff_user").iterator(chunk_size=CHUNK)
-            for record in rows:
-                writer.writerow(csv_row(record))
-                written += 1
-                if written % PROGRESS_EVERY == 0:
-                    ConsentExport.objects.filter(pk=export.pk).update(written=written, updated_at=timezone.now())
-            handle.seek(0)
-            stamp = timezone.localtime(timezone.now(), BANGKOK).strftime("%Y%m%d-%H%M%S")
-            export.file.save(f"consent-log-{export.brand.slug}-{export.pk}-{stamp}.csv", File(handle), save=False)
-    except Exception as error:
-        ConsentExport.objects.filter(pk=export.pk).update(status=ConsentExport.Status.FAILED, error=str(error)[:2000],
-                                                          updated_at=timezone.now())
-        raise
-    ConsentExport.objects.filter(pk=export.pk).update(
-        status=ConsentExport.Status.DONE, written=written, total=max(total, written), file=export.file.name,
-        finished_at=timezone.now(), updated_at=timezone.now())
-    export.refresh_from_db()
-    return export
-
-
-class _TextWriter:
-    """A minimal text wrapper for csv.writer over a binary temporary file (UTF-8)."""
-
-    def __init__(self, handle):
-        self.handle = handle
-
-    def write(self, text: str) -> int:
-        return self.handle.write(text.encode("utf-8"))
+    rows = (csv_row(record) for record in
+            records.select_related("member", "document", "version", "staff_user").iterator(chunk_size=CHUNK))
+    stamp = timezone.localtime(timezone.now(), BANGKOK).strftime("%Y%m%d-%H%M%S")
+    return export_job_write(export, total=total, rows=rows, header=HEADER, progress_every=PROGRESS_EVERY,
+                            filename=f"consent-log-{export.brand.slug}-{export.pk}-{stamp}.csv")

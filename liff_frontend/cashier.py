@@ -21,11 +21,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from config.domain import DomainError
-from loyalty.errors import CouponNotFound
+from loyalty.errors import CouponBelowMinimumSpend, CouponNotFound
 from loyalty.models import CashierAction
 from loyalty.models.rewards import normalise_coupon_code
 from loyalty.selectors import coupon_lookup, member_balances
 from loyalty.services.cashier import (
+    CouponBillTotalRequired,
     cashier_award,
     cashier_coupon_accept,
     cashier_lookup,
@@ -205,14 +206,26 @@ def coupon_check(request, branch: Branch):
 @require_POST
 @cashier_page
 def coupon(request, branch: Branch):
-    request.session.pop(SESSION_COUPON, None)
+    """Use the checked coupon; one with a minimum spend comes with the bill total (``bill_total``, THB).
+
+    A missing, invalid or too small bill total keeps the coupon on the page to correct it.
+    """
+    raw_total = request.POST.get("bill_total", "").strip()
+    bill_total = _amount(raw_total) if raw_total else None
+    if raw_total and bill_total is None:
+        messages.error(request, _("Enter the bill total in baht."))
+        return redirect("cashier:home")
     try:
         action = cashier_coupon_accept(cashier=request.user, branch=branch, code=request.POST.get("code", ""),
                                        request_key=request.POST.get("request_key", "")[:64] or uuid.uuid4().hex,
-                                       device_time=_device_time(request))
+                                       bill_total=bill_total, device_time=_device_time(request))
+    except (CouponBillTotalRequired, CouponBelowMinimumSpend) as error:
+        messages.error(request, error.message)
     except DomainError as error:
+        request.session.pop(SESSION_COUPON, None)
         messages.error(request, error.message)
     else:
+        request.session.pop(SESSION_COUPON, None)
         worth = f" ({action.coupon.reward.value_thb} THB)" if action.coupon.reward.value_thb else ""
         messages.success(request, _("Coupon accepted: %(reward)s") % {"reward": action.coupon.reward.name} + worth)
     return redirect("cashier:home")

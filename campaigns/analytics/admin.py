@@ -9,12 +9,13 @@ Every view takes its brand from the staff user's brands: another brand's id is a
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
+from config.exports import export_job_download, export_job_progress
 from loyalty.models import LedgerEntry
 from members.admin_base import ReadOnlyAdmin
 from members.models import Branch, Member
@@ -184,19 +185,11 @@ class DashboardAdmin(admin.ModelAdmin):
     def export_progress_view(self, request, export_id: int):
         self._check(request)
         export = get_object_or_404(self._exports(request), pk=export_id)
-        return JsonResponse({
-            "id": export.pk, "status": export.status, "total": export.total, "written": export.written,
-            "percent": export.percent, "error": export.error,
-            "download_url": reverse("admin:analytics_export_download", args=[export.pk])
-            if export.status == ReportExport.Status.DONE else None,
-        })
+        return export_job_progress(export, download_url_name="admin:analytics_export_download")
 
     def export_download_view(self, request, export_id: int):
         self._check(request)
-        export = get_object_or_404(self._exports(request), pk=export_id)
-        if export.status != ReportExport.Status.DONE or not export.file:
-            raise Http404
-        return FileResponse(export.file.open("rb"), as_attachment=True, filename=export.file.name.rsplit("/", 1)[-1])
+        return export_job_download(get_object_or_404(self._exports(request), pk=export_id))
 
 
 @admin.register(ReportExport)

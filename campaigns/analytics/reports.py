@@ -7,17 +7,15 @@ stores it through the default storage. A finished export is not built again; a r
 starts over. Periods are Bangkok dates (``date_from`` 00:00 to the end of ``date_to``).
 """
 
-import csv
 import itertools
-import tempfile
 from datetime import date, timedelta
 
-from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from config.domain import DomainError
+from config.exports import export_job_write
 from loyalty.models import LedgerEntry, Purchase, Redemption
 from members.models import Branch, Brand, Member
 
@@ -172,59 +170,16 @@ def report_export_create(*, brand: Brand, requested_by, kind: str, format: str =
 
 
 def report_export_build(*, export_id: int) -> ReportExport:
+    """Write the export's file (CSV with a BOM, or XLSX) and store it (``config.exports.export_job_write``).
+
+    A finished export is returned as is; a retried one is rebuilt from the start.
+    """
     export = ReportExport.objects.select_related("brand").get(pk=export_id)
     if export.status == ReportExport.Status.DONE:
         return export
     total, rows = export_rows(export)
-    ReportExport.objects.filter(pk=export.pk).update(status=ReportExport.Status.RUNNING, total=total, written=0,
-                                                     error="", updated_at=timezone.now())
-    written = 0
-
-    def progress():
-        nonlocal written
-        written += 1
-        if written % PROGRESS_EVERY == 0:
-            ReportExport.objects.filter(pk=export.pk).update(written=written, updated_at=timezone.now())
-
-    header = HEADERS[export.kind]
     stamp = timezone.localtime(timezone.now(), BANGKOK).strftime("%Y%m%d-%H%M%S")
-    name = f"{export.kind}-{export.brand.slug}-{export.pk}-{stamp}.{export.format}"
-    try:
-        with tempfile.TemporaryFile("w+b") as handle:
-            if export.format == ReportExport.Format.XLSX:
-                from openpyxl import Workbook
-
-                book = Workbook(write_only=True)
-                sheet = book.create_sheet(export.get_kind_display()[:31])
-                sheet.append(header)
-                for row in rows:
-                    sheet.append([str(v) if not isinstance(v, (int, float, bool)) else v for v in row])
-                    progress()
-                book.save(handle)
-            else:
-                text = _TextWriter(handle)
-                writer = csv.writer(text)
-                text.write("\ufeff")
-                writer.writerow(header)
-                for row in rows:
-                    writer.writerow(row)
-                    progress()
-            handle.seek(0)
-            export.file.save(name, File(handle), save=False)
-    except Exception as error:
-        ReportExport.objects.filter(pk=export.pk).update(status=ReportExport.Status.FAILED, error=str(error)[:2000],
-                                                         updated_at=timezone.now())
-        raise
-    ReportExport.objects.filter(pk=export.pk).update(
-        status=ReportExport.Status.DONE, written=written, total=max(total, written), file=export.file.name,
-        finished_at=timezone.now(), updated_at=timezone.now())
-    export.refresh_from_db()
-    return export
-
-
-class _TextWriter:
-    def __init__(self, handle):
-        self.handle = handle
-
-    def write(self, text: str) -> int:
-        return self.handle.write(text.encode("utf-8"))
+    return export_job_write(
+        export, total=total, rows=rows, header=HEADERS[export.kind], progress_every=PROGRESS_EVERY,
+        filename=f"{export.kind}-{export.brand.slug}-{export.pk}-{stamp}.{export.format}",
+        xlsx_sheet=export.get_kind_display() if export.format == ReportExport.Format.XLSX else "")

@@ -9,10 +9,11 @@ from django.db.models import Case, Count, IntegerField, OuterRef, Q, Subquery, S
 from django.utils import timezone
 
 from loyalty.services.tiers import member_tier
+from members.display import mask_name
 from members.models import Member
 
 from .models import DrawEntry, DrawWinner, LuckyDraw, Prize
-from .services import canonical_entry_list, mask_name
+from .services import canonical_entry_list
 
 Status = LuckyDraw.Status
 RESULTS_SHOWN_FOR = timedelta(days=30)
@@ -65,7 +66,7 @@ def winners_public(*, draw: LuckyDraw, member: Member | None = None) -> list[Pub
     winners = DrawWinner.objects.filter(draw=draw).select_related("prize", "member").order_by("slot")
     language = member.language if member is not None else "th"
     return [PublicWinner(slot=winner.slot, prize=winner.prize, prize_name=winner.prize.display_name(language),
-                         masked_name=mask_name(winner.member),
+                         masked_name=mask_name(winner.member.first_name, winner.member.display_name),
                          is_you=member is not None and winner.member_id == member.pk) for winner in winners]
 
 
@@ -126,7 +127,8 @@ def _prize_kind(prize: Prize) -> str:
 def results_csv(*, draw: LuckyDraw) -> str:
     winners = DrawWinner.objects.filter(draw=draw).select_related("prize", "member", "coupon").order_by("slot")
     return _csv(RESULT_COLUMNS, (
-        [winner.slot, winner.member_id, winner.member.code, mask_name(winner.member), winner.tickets,
+        [winner.slot, winner.member_id, winner.member.code,
+         mask_name(winner.member.first_name, winner.member.display_name), winner.tickets,
          winner.prize.name, _prize_kind(winner.prize), winner.coupon.code if winner.coupon else "",
          winner.prize.points or "",
          timezone.localtime(winner.awarded_at).isoformat() if winner.awarded_at else "", winner.award_error]

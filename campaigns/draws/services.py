@@ -389,13 +389,3 @@ def draws_run_due(*, now: datetime | None = None) -> dict:
     for draw in unfinished:
         draw_results_deliver(draw=draw, now=now)
     return {"closed": closed, "drawn": drawn}
-
-
-def mask_name(member: Member) -> str:
-    """What other members see of a winner: the first two letters of the name and an initial."""
-    name = (member.first_name or member.display_name or "").strip()
-    masked = f"{name[:2]}***" if name else "***"
-    if member.last_name:
-        masked += f" {member.last_name.strip()[:1]}."
-    return masked
-

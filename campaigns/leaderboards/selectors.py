@@ -16,6 +16,7 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from loyalty.models import Purchase
+from members.display import mask_name
 from members.models import Member
 
 from .models import Race, RaceResult, Standing
@@ -50,14 +51,6 @@ TOP_SQL = f"""
     FROM {STANDING_TABLE} s JOIN {MEMBER_TABLE} m ON m.id = s.member_id
     WHERE s.race_id = %(race)s AND s.value > 0
     ORDER BY s.value DESC, s.reached_at ASC, s.member_id ASC LIMIT %(limit)s"""  # noqa: S608
-
-
-def mask_name(name: str) -> str:
-    """The first three letters and ``***`` ("สมชาย" → "สมช***"); a short name keeps one letter."""
-    name = (name or "").strip()
-    if not name:
-        return "***"
-    return (name[:3] if len(name) > 3 else name[:1]) + "***"
 
 
 @dataclass(frozen=True)
@@ -128,12 +121,12 @@ def leaderboard_top(*, race: Race, member: Member | None = None, limit: int | No
     if race.status == Race.Status.CLOSED:
         results = (RaceResult.objects.filter(race=race, rank__lte=limit).select_related("member")
                    .order_by("rank"))
-        return [Row(rank=r.rank, member_id=r.member_id, name=mask_name(r.member.first_name or r.member.display_name),
+        return [Row(rank=r.rank, member_id=r.member_id, name=mask_name(r.member.first_name, r.member.display_name),
                     value=r.value, is_you=r.member_id == you) for r in results]
     with connection.cursor() as cursor:
         cursor.execute(TOP_SQL, {"race": race.pk, "limit": limit})
         rows = cursor.fetchall()
-    return [Row(rank=index, member_id=member_id, name=mask_name(first_name or display_name), value=value,
+    return [Row(rank=index, member_id=member_id, name=mask_name(first_name, display_name), value=value,
                 is_you=member_id == you)
             for index, (member_id, value, _reached_at, first_name, display_name) in enumerate(rows, start=1)]
 

@@ -5,6 +5,8 @@ void an award. Each is recorded as a ``CashierAction`` with the cashier, branch 
   same branch can be awarded once; a double tap (same ``request_key``) returns the first action.
 - A cashier voids their own award within ``CASHIER_VOID_WINDOW_MINUTES``; supervisors and
   managers any award of their brand at any time. A void is a full refund through the ledger.
+- A coupon with a minimum spend is accepted only with the bill total, at or above the minimum
+  (the same check as the POS API's ``bill_total``).
 - Manual lookups (member code, phone) are rate-limited per cashier against enumeration.
 """
 
@@ -20,7 +22,9 @@ from django.utils.translation import gettext_lazy as _
 
 from config.domain import Conflict, DomainError, NotFound
 from loyalty.errors import IdempotencyConflict
-from loyalty.models import CashierAction
+from loyalty.models import CashierAction, Coupon
+from loyalty.models.rewards import normalise_coupon_code
+from loyalty.selectors import coupon_lookup
 from members.card import card_verify
 from members.models import Branch, Member, StaffAssignment
 from members.selectors import member_find, staff_role
@@ -57,6 +61,14 @@ class VoidWindowPassed(DomainError):
 class AlreadyVoided(Conflict):
     code = "already_voided"
     message = _("This award was already voided.")
+
+
+class CouponBillTotalRequired(DomainError):
+    code = "coupon_bill_total_required"
+    message = _("Enter the bill total: this coupon needs a bill of at least %(minimum)s THB.")
+
+    def __init__(self, *, minimum, **context):
+        super().__init__(self.message % {"minimum": minimum}, minimum=minimum, **context)
 
 
 class LookupRateLimited(DomainError):
@@ -160,18 +172,32 @@ def cashier_void(*, cashier, branch: Branch, award_id: int, request_key: str,
 
 
 def cashier_coupon_accept(*, cashier, branch: Branch, code: str, request_key: str,
-                          device_time: datetime | None = None) -> CashierAction:
-    """Mark a coupon used at this branch, once; a double tap returns the first acceptance."""
+                          bill_total: Decimal | None = None, device_time: datetime | None = None) -> CashierAction:
+    """Mark a coupon used at this branch, once; a double tap returns the first acceptance.
+
+    A coupon whose reward has a minimum spend needs the ``bill_total`` (THB): without it
+    ``CouponBillTotalRequired``, below the minimum ``CouponBelowMinimumSpend`` (from
+    ``coupon_use``); either way nothing is written. The bill total is kept on the action.
+    """
     existing = _by_request_key(branch, request_key)
     if existing is not None:
         return existing
+    if bill_total is None:
+        # The minimum is the reward's setting, not contended state: reading it first is safe.
+        checked = coupon_lookup(brand=branch.brand, code=normalise_coupon_code(code))
+        minimum = checked.reward.min_spend_thb if checked is not None else None
+        if minimum and checked.status == Coupon.Status.ISSUED and (
+                checked.expires_at is None or checked.expires_at > timezone.now()):
+            raise CouponBillTotalRequired(minimum=minimum)  # a used or expired coupon: coupon_use says so
+    details = {} if bill_total is None else {"bill_total": str(bill_total)}
     try:
         with transaction.atomic():
-            coupon = coupon_use(brand=branch.brand, code=code, branch=branch, reference=f"cashier:{cashier.pk}")
+            coupon = coupon_use(brand=branch.brand, code=code, branch=branch, reference=f"cashier:{cashier.pk}",
+                                bill_total=bill_total)
             return CashierAction.objects.create(
                 brand=branch.brand, branch=branch, cashier=cashier, kind=CashierAction.Kind.COUPON,
                 member=coupon.member, coupon=coupon, request_key=request_key, device_time=device_time,
-                details={"reward": coupon.reward.name},
+                details={"reward": coupon.reward.name, **details},
             )
     except DomainError:
         existing = _by_request_key(branch, request_key)

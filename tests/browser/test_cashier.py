@@ -186,13 +186,45 @@ def test_cashier_full_flow_at_tablet_size(browser, shop):
     browser.screenshot("8-coupon")
     ready(page)
 
+    # A coupon with a minimum spend: the page asks the bill total, and a bill below it uses nothing.
+    holder = factories.MemberFactory(brand=shop["brand"])
+    factories.give_points(holder, 10, key="seed-minimum")
+    discount = factories.RewardFactory(brand=shop["brand"], name="50 off", points_cost=10, value_thb=Decimal("50"),
+                                       min_spend_thb=Decimal("300"))
+    minimum = reward_redeem(brand=shop["brand"], member=holder, reward_id=discount.pk,
+                            request_id="minimum").redemption.coupon
+    page.fill("#coupon-code", minimum.code)
+    page.click("text=Check coupon")
+    checked = page.get_by_test_id("checked-coupon")
+    bill = checked.get_by_label("Bill total (THB)")
+    expect(bill).to_be_visible()
+    expect(checked).to_contain_text("This coupon needs a bill of at least 300.00 THB.")
+    ready(page)
+    checked.get_by_role("button", name="Use coupon").click()  # no total: the browser asks for it, sends nothing
+    assert bill.evaluate("input => input.validity.valueMissing")
+    expect(bill).to_be_focused()
+    bill.fill("299.99")
+    checked.get_by_role("button", name="Use coupon").click()
+    expect(page.get_by_test_id("message-error")).to_have_text("This coupon needs a bill of at least 300.00 THB.")
+    minimum.refresh_from_db()
+    assert minimum.status == Coupon.Status.ISSUED and not CashierAction.objects.filter(coupon=minimum).exists()
+    browser.screenshot("8b-coupon-below-minimum")
+    ready(page)
+    page.get_by_test_id("checked-coupon").get_by_label("Bill total (THB)").fill("300")  # the coupon stayed
+    page.get_by_test_id("checked-coupon").get_by_role("button", name="Use coupon").click()
+    expect(success(page)).to_have_text("Coupon accepted: 50 off (50.00 THB)")
+    minimum.refresh_from_db()
+    assert (minimum.status, minimum.used_branch) == (Coupon.Status.USED, main)
+    assert CashierAction.objects.get(coupon=minimum).details["bill_total"] == "300.00"
+    ready(page)
+
     # Void the award (confirmed): the points go back through the ledger; the summary follows.
     page.get_by_test_id(f"action-{award.pk}").get_by_role("button", name="Void").click()
     expect(success(page)).to_have_text("Award voided: 10 points reversed.")
     assert dialogs == ["Award these points?", "Void this award?"]
     expect(page.get_by_test_id(f"action-{award.pk}")).to_contain_text("voided")
     expect(page.get_by_test_id("shift-summary")).to_have_text(
-        "1 awards (10 points, 260.00 THB) · 1 voids · 1 coupons")
+        "1 awards (10 points, 260.00 THB) · 1 voids · 2 coupons")
     assert PointAccount.objects.get(member=member).balance == 0
     assert ledger_mismatches() == []
     browser.screenshot("9-voided")

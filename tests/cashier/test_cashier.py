@@ -230,3 +230,72 @@ def test_checking_a_coupon_shows_its_worth_and_state_and_uses_nothing(client, ti
     assert "Already used" in page
     missing = client.post("/cashier/coupon/check/", form(code="NOPE"), follow=True)
     assert any("No coupon" in m for m in messages_of(missing))
+
+
+def minimum_spend_coupon(brand, request_id="r", minimum="300"):
+    member = factories.MemberFactory(brand=brand)
+    reward = factories.RewardFactory(brand=brand, name="50 off", points_cost=10, value_thb=Decimal("50"),
+                                     min_spend_thb=Decimal(minimum))
+    factories.give_points(member, 10, key=f"seed-{request_id}")
+    return reward_redeem(brand=brand, member=member, reward_id=reward.pk, request_id=request_id).redemption.coupon
+
+
+def test_a_coupon_with_a_minimum_spend_is_used_only_with_a_bill_total_at_or_above_it(client, till, shop):
+    brand, main, _ = shop
+    coupon = minimum_spend_coupon(brand)
+    page = client.post("/cashier/coupon/check/", form(code=coupon.code), follow=True).content.decode()
+    assert 'name="bill_total"' in page and "Bill total (THB)" in page
+    assert "This coupon needs a bill of at least 300.00 THB." in page
+
+    def refused(response, text):
+        assert any(text in m for m in messages_of(response)), messages_of(response)
+        coupon.refresh_from_db()
+        assert (coupon.status, coupon.used_branch) == (Coupon.Status.ISSUED, None)
+        assert not CashierAction.objects.filter(kind="coupon").exists()
+        assert 'name="bill_total"' in response.content.decode()  # still on the page, to correct the total
+
+    refused(client.post("/cashier/coupon/", form(code=coupon.code), follow=True),
+            "Enter the bill total: this coupon needs a bill of at least 300.00 THB.")
+    refused(client.post("/cashier/coupon/", form(code=coupon.code, bill_total="299.99"), follow=True),
+            "This coupon needs a bill of at least 300.00 THB.")
+    refused(client.post("/cashier/coupon/", form(code=coupon.code, bill_total="299.99"), follow=True,
+                        headers={"Accept-Language": "th"}),
+            "คูปองนี้ใช้ได้เมื่อยอดบิลอย่างน้อย 300.00 บาท")
+    for bad in ("abc", "-1", "0"):
+        refused(client.post("/cashier/coupon/", form(code=coupon.code, bill_total=bad), follow=True),
+                "Enter the bill total in baht.")
+
+    used = client.post("/cashier/coupon/", form(code=coupon.code, bill_total="1,300.00"), follow=True)
+    assert any("Coupon accepted: 50 off" in m for m in messages_of(used))
+    coupon.refresh_from_db()
+    assert (coupon.status, coupon.used_branch) == (Coupon.Status.USED, main)
+    action = CashierAction.objects.get(kind="coupon")
+    assert action.details == {"reward": "50 off", "bill_total": "1300.00"}
+    assert 'name="bill_total"' not in used.content.decode()  # the checked coupon is cleared
+
+
+def test_the_bill_total_is_asked_only_for_a_coupon_that_can_still_be_used_with_a_minimum(client, till, shop):
+    from loyalty.errors import CouponAlreadyUsed, CouponBelowMinimumSpend
+    from loyalty.services.cashier import CouponBillTotalRequired, cashier_coupon_accept
+
+    brand, main, _ = shop
+    plain = factories.RewardFactory(brand=brand, name="Free cake", points_cost=10)
+    member = factories.MemberFactory(brand=brand)
+    factories.give_points(member, 10, key="seed")
+    cake = reward_redeem(brand=brand, member=member, reward_id=plain.pk, request_id="cake").redemption.coupon
+    page = client.post("/cashier/coupon/check/", form(code=cake.code), follow=True).content.decode()
+    assert "Use coupon" in page and 'name="bill_total"' not in page  # no minimum: nothing to ask
+
+    coupon = minimum_spend_coupon(brand, request_id="min")
+    accept = {"cashier": till, "branch": main, "code": coupon.code}
+    with pytest.raises(CouponBillTotalRequired) as required:
+        cashier_coupon_accept(**accept, request_key="k1")
+    assert required.value.context == {"minimum": Decimal("300.00")}
+    with pytest.raises(CouponBelowMinimumSpend):
+        cashier_coupon_accept(**accept, request_key="k2", bill_total=Decimal("299.99"))
+    assert not CashierAction.objects.filter(kind="coupon").exists()
+    first = cashier_coupon_accept(**accept, request_key="k3", bill_total=Decimal("300.00"))
+    assert cashier_coupon_accept(**accept, request_key="k3") == first  # a double tap: the first acceptance
+    with pytest.raises(CouponAlreadyUsed):  # used: said so, not "enter the bill total"
+        cashier_coupon_accept(**accept, request_key="k4")
+    assert CashierAction.objects.filter(kind="coupon").count() == 1

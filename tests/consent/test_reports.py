@@ -19,6 +19,7 @@ from .test_data_export import staff_client
 
 pytestmark = pytest.mark.django_db
 BANGKOK = ZoneInfo("Asia/Bangkok")
+ENGLISH = {"Accept-Language": "en"}
 
 
 @pytest.fixture(autouse=True)
@@ -147,3 +148,42 @@ def test_the_summary_page_shows_the_counts(brand, history):
     assert response.status_code == 200
     html = response.content.decode()
     assert f'data-version="{history["marketing_v2"].pk}"' in html
+
+
+def test_a_build_that_fails_is_marked_failed_with_its_error_and_a_retry_starts_over(brand, history, monkeypatch):
+    from consent import reports
+
+    export = ConsentExport.objects.create(brand=brand, requested_by=factories.staff_user(brands=[brand]))
+    real_row = reports.csv_row
+    calls = []
+
+    def failing_row(record):
+        calls.append(record.pk)
+        if len(calls) == 3:
+            raise OSError("disk full")
+        return real_row(record)
+
+    monkeypatch.setattr(reports, "csv_row", failing_row)
+    with pytest.raises(OSError, match="disk full"):
+        consent_export_build(export_id=export.pk)
+    export.refresh_from_db()
+    assert (export.status, export.error, export.total, export.file.name) == ("failed", "disk full", 6, "")
+    client, _user = staff_client(brand)
+    progress = client.get(reverse("admin:consent_export_progress", args=[export.pk]), headers=ENGLISH)
+    assert "no-store" in progress["Cache-Control"]
+    assert progress.json() | {"id": 0} == {"id": 0, "status": "failed", "status_display": "Failed", "total": 6,
+                                           "written": 0, "percent": 0, "error": "disk full", "download_url": None}
+    assert client.get(reverse("admin:consent_export_download", args=[export.pk])).status_code == 404
+    monkeypatch.setattr(reports, "csv_row", real_row)  # the task's retry
+    built = consent_export_build(export_id=export.pk)
+    assert (built.status, built.error, built.written, built.total) == ("done", "", 6, 6)
+
+
+def test_the_export_page_lists_jobs_in_the_shared_table(brand, history):
+    client, user = staff_client(brand)
+    export = ConsentExport.objects.create(brand=brand, requested_by=user, kind="marketing", decision="granted")
+    html = client.get(reverse("admin:consent_exports"), headers=ENGLISH).content.decode()
+    progress_url = reverse("admin:consent_export_progress", args=[export.pk])
+    assert f'data-export="{export.pk}" data-progress-url="{progress_url}" data-status="queued"' in html
+    assert "… – … · Marketing consent · Granted" in html and "0/0 · Queued" in html
+    assert "members/export_jobs.js" in html

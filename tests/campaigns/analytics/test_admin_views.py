@@ -122,3 +122,21 @@ def test_exports_are_brand_scoped(client, march, staff, django_capture_on_commit
     assert progress["status"] == "done" and progress["download_url"]
     download = client.get(progress["download_url"])
     assert download.status_code == 200 and b"member_id" in b"".join(download.streaming_content)
+
+
+def test_export_progress_is_not_cached_and_a_csv_is_served_as_utf8(client, march, staff):
+    client.force_login(staff)
+    export = ReportExport.objects.create(brand=march["brand"], requested_by=staff, kind="members")
+    english = {"Accept-Language": "en"}
+    html = client.get(reverse("admin:analytics_exports"), headers=english).content.decode()
+    assert f'data-progress-url="{reverse("admin:analytics_export_progress", args=[export.pk])}"' in html
+    assert "Members (CSV)" in html and "members/export_jobs.js" in html
+    queued = client.get(reverse("admin:analytics_export_progress", args=[export.pk]), headers=english)
+    assert "no-store" in queued["Cache-Control"]
+    assert (queued.json()["status_display"], queued.json()["download_url"]) == ("Queued", None)
+    report_export_build(export_id=export.pk)
+    done = client.get(reverse("admin:analytics_export_progress", args=[export.pk]), headers=english).json()
+    assert (done["status"], done["status_display"], done["percent"]) == ("done", "Done", 100)
+    download = client.get(done["download_url"])
+    assert download["Content-Type"] == "text/csv; charset=utf-8"
+    assert b"".join(download.streaming_content).decode("utf-8").startswith("\ufeffmember_id,code,")

@@ -18,8 +18,8 @@ from campaigns.draws import verify
 from campaigns.draws.algorithm import draw_winners
 from campaigns.draws.errors import DrawStateConflict
 from campaigns.draws.models import DrawWinner, LuckyDraw
-from campaigns.draws.selectors import entries_csv, results_csv
-from campaigns.draws.services import draw_open, draw_run, draw_tickets_buy, draw_tickets_grant, mask_name
+from campaigns.draws.selectors import entries_csv, results_csv, winners_public
+from campaigns.draws.services import draw_open, draw_run, draw_tickets_buy, draw_tickets_grant
 from campaigns.draws.tasks import run_due_draws
 from loyalty.models import Coupon, LedgerEntry, PointAccount
 from loyalty.services.verification import ledger_mismatches
@@ -169,10 +169,16 @@ def test_the_beat_task_closes_entries_and_draws_due_draws(brand, time_machine):
     assert draw.status == "drawn" and DrawWinner.objects.count() == 1
 
 
-def test_winners_names_are_masked():
-    member = factories.MemberFactory.build(first_name="Somchai", last_name="Jaidee")
-    assert mask_name(member) == "So*** J."
-    assert mask_name(factories.MemberFactory.build(first_name="", last_name="", display_name="นกน้อย")) == "นก***"
+def test_winners_names_are_masked_like_the_leaderboards(brand):
+    draw = make_draw(brand, prizes=[("รางวัล", "Prize", 2, None, 50)])
+    somchai = factories.MemberFactory(brand=brand, first_name="Somchai", last_name="Jaidee")
+    nok = factories.MemberFactory(brand=brand, first_name="", last_name="", display_name="นกน้อย")
+    enter(draw, {somchai: 1, nok: 1})
+    draw_run(draw_id=draw.pk, now=draw.draw_at)
+    shown = {winner.masked_name for winner in winners_public(draw=draw)}
+    assert shown == {"Som***", "นกน้***"}  # members.display.mask_name: no last-name initial
+    rows = list(csv.reader(io.StringIO(results_csv(draw=draw))))
+    assert {row[3] for row in rows[1:]} == shown and "Jaidee" not in results_csv(draw=draw)
 
 
 @pytest.mark.django_db(transaction=True)

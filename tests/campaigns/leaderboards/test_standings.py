@@ -212,12 +212,6 @@ def test_the_member_rank_is_one_query(brand, django_assert_num_queries):
         assert selectors.member_position(race=race, member=member).rank == 1
 
 
-@pytest.mark.parametrize(("name", "masked"), [
-    ("สมชาย", "สมช***"), ("Somchai", "Som***"), ("Nok", "N***"), ("", "***"), ("  Anna ", "Ann***")])
-def test_names_are_masked(name, masked):
-    assert selectors.mask_name(name) == masked
-
-
 def test_the_leaderboard_shows_masked_names(brand, buy):
     race = make_race(brand, starts_at=START, ends_at=END)
     member = factories.MemberFactory(brand=brand, first_name="สมชาย")
