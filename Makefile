@@ -8,7 +8,7 @@ FAKE_LINE_PORT ?= 8099
 FAKE_LINE := http://127.0.0.1:$(FAKE_LINE_PORT)
 STAMP := $(VENV)/.installed
 
-.PHONY: run simulate test bench-webhook bench-nightly bench-leaderboard bench-segments bench-dashboard bench-broadcast install assets lint messages clean
+.PHONY: run simulate test bench-webhook bench-nightly bench-leaderboard bench-segments bench-dashboard bench-broadcast install assets lint messages clean prod-local prod-local-stop
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -116,6 +116,18 @@ bench-broadcast: install
 	@./scripts/ensure_redis.sh >/dev/null
 	@url="$$(./scripts/ensure_postgres.sh)" && DATABASE_URL="$${url%/*}/taem_bench" && export DATABASE_URL && \
 	  $(PY) -m bench.broadcast_fanout $(ARGS)
+
+# The production topology on loopback without Docker (PostgreSQL, Redis, gunicorn, Celery worker and
+# beat, fake LINE), for benchmarks and end-to-end tests: prints the base URL (http://127.0.0.1:8100).
+# Options: make prod-local WEB_WORKERS=4 PROD_LOCAL_PORT=8100; state and logs in var/prod-local/
+# (scripts/prod_local.sh documents every variable; `./scripts/prod_local.sh status` shows what runs).
+PROD_LOCAL_PORT ?= 8100
+prod-local: install assets
+	@./scripts/ensure_tesseract.sh
+	@PORT=$(PROD_LOCAL_PORT) ./scripts/prod_local.sh start
+
+prod-local-stop:
+	@./scripts/prod_local.sh stop
 
 lint: install
 	$(PY) -m ruff check .

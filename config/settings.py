@@ -51,6 +51,9 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+# Production mode: HTTPS on (redirect, HSTS, Secure cookies) and JSON logs unless told otherwise;
+# `manage.py check --deploy` is clean with the variables docs/operations.md marks as required.
+PRODUCTION = env_bool("TAEM_PRODUCTION")
 # Key for secrets stored encrypted in the database (LINE channel secrets, tokens).
 FIELD_ENCRYPTION_KEY = os.environ.get("FIELD_ENCRYPTION_KEY", "")
 DEBUG = env_bool("DJANGO_DEBUG", False)
@@ -93,8 +96,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.health.HealthCheckMiddleware",  # /healthz for probes: any Host, plain HTTP, not logged
+    "config.request_id.RequestIdMiddleware",  # X-Request-ID in, out and on every log line
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "config.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -133,6 +139,9 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # A database host that drops packets fails a request (and /healthz) in 5 s instead of hanging.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
@@ -236,19 +245,31 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-pending-orders": {"task": "loyalty.orders.tasks.sweep_pending_orders", "schedule": crontab(minute=20)},
 }
 
-# Sessions and cookies
+# Sessions, cookies and HTTPS. DJANGO_HTTPS (default: on in production) = the site is served over
+# HTTPS: plain-HTTP requests are redirected (except /healthz, probed over HTTP inside the network),
+# HSTS is sent and the session and CSRF cookies are Secure-only.
+HTTPS = env_bool("DJANGO_HTTPS", PRODUCTION)
 SESSION_COOKIE_HTTPONLY = True
 # "None" (with DJANGO_HTTPS=1) lets the embedded member card keep its session inside a brand's site.
 SESSION_COOKIE_SAMESITE = os.environ.get("DJANGO_SESSION_COOKIE_SAMESITE", "Lax")
-SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", not DEBUG and env_bool("DJANGO_HTTPS", False))
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", HTTPS and not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips it from clients): trust it.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("DJANGO_BEHIND_PROXY") else None
-SECURE_SSL_REDIRECT = env_bool("DJANGO_HTTPS", False)
-SECURE_HSTS_SECONDS = 31536000 if env_bool("DJANGO_HTTPS", False) else 0
+SECURE_SSL_REDIRECT = HTTPS
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# One year by default; start lower (e.g. 3600) on a new domain, raise once HTTPS is proven.
+SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", "31536000")) if HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (config/csp.py): the strict policy (self-hosted scripts, LINE's LIFF
+# origins only) on the member, cashier and LINE Login pages; a baseline (no plugins, no framing)
+# everywhere else.
+CSP_STRICT_PATHS = ("/liff/", "/cashier/", "/accounts/")
 
 # django-allauth (LINE Login for members outside the LINE app)
 SITE_ID = 1
@@ -296,10 +317,23 @@ MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 
+# Logs go to stderr, one line per record: JSON (config/logging_json.py) with LOG_FORMAT=json (the
+# default in production), else text; both carry the request id (config/request_id.py) and redact
+# credentials. Celery workers and beat use the same configuration (no root-logger hijack).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "json" if PRODUCTION else "text").strip().lower()
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured("LOG_FORMAT must be json or text.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "config.request_id.RequestIdFilter"}},
+    "formatters": {"json": {"()": "config.logging_json.JsonFormatter"},
+                   "text": {"()": "config.logging_json.TextFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}, "taem.security": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "INFO"}, "taem.security": {"level": "WARNING"},
+                # Django's own console handler would print the same records a second time.
+                "django": {"handlers": [], "propagate": True},
+                "django.server": {"handlers": ["console"], "propagate": False}},
 }
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -297,7 +297,7 @@ def test_scanning_a_member_card_and_a_coupon_with_the_camera(browser, shop, play
         expect(page.locator("#scanner")).to_have_attribute("data-state", "scanning")
         expect(page.locator("#scanner video")).to_be_visible()
         expect(page.locator("#scanner-stop")).to_have_text("Stop scanning")
-        page.wait_for_function("document.querySelector('#scanner video').videoWidth === 640")
+        expect(page.locator("#scanner video")).to_have_js_property("videoWidth", 640)
         shot(page, "1-scanning")
         page.click("#scanner-stop")
         expect(page.locator("#scanner")).to_be_hidden()

@@ -210,6 +210,9 @@ def test_embedded_card_allows_only_the_brands_origins(client, active_member, por
     portal_brand.save()
     response = client.get(f"/liff/{portal_brand.slug}/embed/card/")
     assert response.status_code == 200
-    assert response["Content-Security-Policy"] == (
-        "frame-ancestors 'self' https://shop.example.com https://www.example.com")
+    from config.csp import parse
+
+    policy = parse(response["Content-Security-Policy"])
+    assert policy["frame-ancestors"] == "'self' https://shop.example.com https://www.example.com"
+    assert policy["script-src"].startswith("'self' ")
     assert "X-Frame-Options" not in response
