@@ -8,7 +8,7 @@ FAKE_LINE_PORT ?= 8099
 FAKE_LINE := http://127.0.0.1:$(FAKE_LINE_PORT)
 STAMP := $(VENV)/.installed
 
-.PHONY: run simulate test bench-webhook bench-nightly bench-leaderboard bench-segments bench-dashboard bench-broadcast install assets lint messages clean prod-local prod-local-stop
+.PHONY: run simulate test bench-webhook bench-nightly bench-leaderboard bench-segments bench-dashboard bench-broadcast install assets lint messages clean prod-local prod-local-stop bench-ledger-load bench-faults
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -128,6 +128,17 @@ prod-local: install assets
 
 prod-local-stop:
 	@./scripts/prod_local.sh stop
+
+# The ledger under a mixed load from many clients against `make prod-local` (then every invariant
+# checked; exits 1 on any violation). Options: make bench-ledger-load ARGS='--seconds 60 --clients 16'
+bench-ledger-load: install
+	@set -a; . var/prod-local/env; set +a; \
+	  $(PY) -m bench.ledger_load --base-url http://127.0.0.1:$(PROD_LOCAL_PORT) $(or $(ARGS),--seconds 60 --clients 16)
+
+# Faults under load on throwaway servers of its own (PostgreSQL restart, Redis stopped, LINE 500/429);
+# the shared PostgreSQL and Redis are never touched. Options: make bench-faults ARGS='--only redis'
+bench-faults: install
+	$(PY) -m bench.faults $(ARGS)
 
 lint: install
 	$(PY) -m ruff check .

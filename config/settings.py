@@ -241,6 +241,8 @@ CELERY_BEAT_SCHEDULE = {
     # 02:30 Bangkok: rebuild the dashboard's daily facts of the last days (late uploads, refunds).
     "rebuild-daily-facts": {"task": "campaigns.analytics.tasks.facts_rebuild_nightly",
                             "schedule": crontab(hour=2, minute=30)},
+    # LINE events whose processing task was lost (broker down at the webhook, worker crash)
+    "sweep-line-events": {"task": "messaging.tasks.sweep_line_events", "schedule": crontab(minute="*")},
     # hourly safety net for a registration that raced an order
     "sweep-pending-orders": {"task": "loyalty.orders.tasks.sweep_pending_orders", "schedule": crontab(minute=20)},
 }

@@ -75,7 +75,9 @@ def line_events_store(*, brand: Brand, raw_events: list[dict]) -> list[int]:
         webhook_event_id__in=[row.webhook_event_id for row in rows], status=LineWebhookEvent.Status.RECEIVED,
     ).values_list("pk", flat=True))
     if pending:  # one task per webhook request (not per event): one broker round trip on the hot path
-        transaction.on_commit(lambda: process_line_events.delay(pending))
+        # robust: with the broker down the events are kept and LINE still gets its 200;
+        # messaging.tasks.sweep_line_events queues them once the broker is back.
+        transaction.on_commit(lambda: process_line_events.delay(pending), robust=True)
     return pending
 
 

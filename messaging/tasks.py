@@ -46,6 +46,25 @@ def process_line_events(event_ids: list[int]) -> None:
 
 
 @shared_task(acks_late=True)
+def sweep_line_events(older_than_seconds: int = 60, limit: int = 5000) -> int:
+    """Queue the events still ``received`` ``older_than_seconds`` after they arrived: their task was
+    lost (the broker was down when the webhook committed, or a worker died). Processing is
+    exactly-once (row lock, status check), so racing a late task changes nothing."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from .models import LineWebhookEvent
+
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    ids = list(LineWebhookEvent.objects.filter(status=LineWebhookEvent.Status.RECEIVED, received_at__lte=cutoff)
+               .order_by("pk").values_list("pk", flat=True)[:limit])
+    for start in range(0, len(ids), 100):
+        process_line_events.delay(ids[start:start + 100])
+    return len(ids)
+
+
+@shared_task(acks_late=True)
 def send_expiry_reminders(batch: int = 500, max_batches: int | None = None) -> int:
     """Push unsent expiry reminders (``loyalty.expiry_tasks.remind_expiring_points`` fans these out)."""
     from .reminders import expiry_reminders_send

@@ -13,6 +13,31 @@ MONEY = {"max_digits": 12, "decimal_places": 2}
 EARN_CHANNELS = [LedgerEntry.Channel.POS, LedgerEntry.Channel.ECOMMERCE, LedgerEntry.Channel.MARKETPLACE]
 
 
+@extend_schema_field({"type": "string", "format": "decimal", "pattern": r"^\d{1,10}(\.\d{1,2})?$",
+                      "example": "1250.00"})
+class MoneyInputField(serializers.DecimalField):
+    """An amount of THB sent to the API: zero or more, at most 2 decimal places. The schema's
+    pattern admits exactly what the field accepts as a string (the generic decimal pattern
+    also admits "", "." and "-")."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_value", Decimal("0"))
+        super().__init__(**MONEY, **kwargs)
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable and English: branch on this.")
+    message = serializers.CharField(help_text="For people, in the request's language (Thai by default).")
+    # DRF takes declared fields out of the class, so this one does not hide Serializer.fields.
+    fields = serializers.DictField(help_text="The fields at fault and what is wrong with each (may be empty).")
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every error answer of the API (documented in the schema; the views never render it)."""
+
+    error = ErrorDetailSerializer()
+
+
 def purchase_time_checked(value):
     """A purchase time from another system: a little clock skew is fine, the future is not."""
     if value > timezone.now() + timezone.timedelta(hours=1):
@@ -42,13 +67,13 @@ class PurchaseLineSerializer(serializers.Serializer):
     sku = serializers.CharField(required=False, allow_blank=True, max_length=100, default="")
     category = serializers.CharField(required=False, allow_blank=True, max_length=100, default="")
     quantity = serializers.IntegerField(min_value=1, max_value=1_000_000, default=1)
-    amount = serializers.DecimalField(min_value=Decimal("0"), **MONEY)
+    amount = MoneyInputField()
 
 
 class PurchaseInputSerializer(serializers.Serializer):
     order_id = serializers.CharField(max_length=100)
     member = MemberRefSerializer()
-    total = serializers.DecimalField(min_value=Decimal("0"), **MONEY)
+    total = MoneyInputField()
     lines = PurchaseLineSerializer(many=True, required=False, default=list)
     purchased_at = serializers.DateTimeField(required=False)
     branch = serializers.CharField(required=False, max_length=32)
@@ -85,7 +110,7 @@ class PurchaseOutputSerializer(serializers.Serializer):
 
 
 class RefundInputSerializer(serializers.Serializer):
-    amount = serializers.DecimalField(required=False, min_value=Decimal("0.01"), **MONEY)
+    amount = MoneyInputField(required=False, min_value=Decimal("0.01"))
     refund_id = serializers.CharField(required=False, max_length=100)
 
     def validate(self, attrs):
@@ -200,6 +225,5 @@ class CardVerifyInputSerializer(serializers.Serializer):
 
 class CouponUseInputSerializer(serializers.Serializer):
     branch = serializers.CharField(required=False, max_length=32)
-    bill_total = serializers.DecimalField(required=False, max_digits=12, decimal_places=2, min_value=0,
-                                          help_text="The bill in THB, to check the coupon's minimum spend.")
+    bill_total = MoneyInputField(required=False, help_text="The bill in THB, to check the coupon's minimum spend.")
     reference = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")

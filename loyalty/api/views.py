@@ -1,6 +1,8 @@
 """The v1 API for machines (POS, e-commerce) and staff sessions. Thin: parse, call one
 service or selector, shape the answer."""
 
+import contextlib
+
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -27,7 +29,17 @@ from members.services import member_get_or_create_pending, phone_normalise
 
 from . import serializers as s
 
-ERROR = OpenApiResponse(description='`{"error": {"code", "message", "fields"}}`')
+ERROR = OpenApiResponse(s.ErrorSerializer, description='`{"error": {"code", "message", "fields"}}`')
+
+
+def errors(*statuses: int) -> dict:
+    """Error answers an operation documents. Every operation may answer 400 (a malformed body,
+    or a staff session that must name its brand), 401 (no or a revoked API key), 403 (a staff
+    session without access to the brand) and 404."""
+    return dict.fromkeys(sorted({400, 401, 403, 404, *statuses}), ERROR)
+
+
+WRITE_ERRORS = (415,)  # a body that is not JSON, form or multipart
 
 
 def resolve_member(brand, ref: dict, *, create_pending: bool = False):
@@ -74,8 +86,8 @@ def resolve_channel(request, requested: str | None) -> str:
 
 class PurchaseCreateView(APIView):
     @extend_schema(request=s.PurchaseInputSerializer,
-                   responses={201: s.PurchaseOutputSerializer, 200: s.PurchaseOutputSerializer, 400: ERROR,
-                              404: ERROR, 409: ERROR},
+                   responses={201: s.PurchaseOutputSerializer, 200: s.PurchaseOutputSerializer,
+                              **errors(409, *WRITE_ERRORS)},
                    summary="Record a purchase and earn points (idempotent on order_id)")
     def post(self, request):
         brand = brand_for_request(request)
@@ -84,7 +96,10 @@ class PurchaseCreateView(APIView):
         values = data.validated_data
         branch = resolve_branch(request, brand, values.get("branch"))
         channel = resolve_channel(request, values.get("channel"))
-        with transaction.atomic():  # a pending member created here goes if the purchase is refused
+        # A pending member created for an unknown phone goes if the purchase is refused; a member named
+        # by code or LINE id is only read, and purchase_record's own transaction is then the outermost.
+        pending_possible = bool(values["member"].get("phone"))
+        with transaction.atomic() if pending_possible else contextlib.nullcontext():
             member = resolve_member(brand, values["member"], create_pending=True)
             result = purchase_record(
                 brand=brand,
@@ -103,7 +118,8 @@ class PurchaseCreateView(APIView):
 
 class PurchaseRefundView(APIView):
     @extend_schema(request=s.RefundInputSerializer,
-                   responses={201: s.RefundOutputSerializer, 200: s.RefundOutputSerializer, 404: ERROR, 409: ERROR},
+                   responses={201: s.RefundOutputSerializer, 200: s.RefundOutputSerializer,
+                              **errors(409, *WRITE_ERRORS)},
                    summary="Refund a purchase (all of it, or `amount` THB) and reverse its points pro rata")
     def post(self, request, purchase_id: int):
         brand = brand_for_request(request)
@@ -119,7 +135,7 @@ class PurchaseRefundView(APIView):
 
 
 class MemberDetailView(APIView):
-    @extend_schema(responses={200: s.MemberOutputSerializer, 404: ERROR}, summary="A member and their balances")
+    @extend_schema(responses={200: s.MemberOutputSerializer, **errors()}, summary="A member and their balances")
     def get(self, request, code: str):
         member = member_find(brand=brand_for_request(request), code=code)
         member.balances = selectors.member_balances(member=member)
@@ -128,7 +144,8 @@ class MemberDetailView(APIView):
 
 
 class MemberCardVerifyView(APIView):
-    @extend_schema(request=s.CardVerifyInputSerializer, responses={200: s.MemberOutputSerializer, 422: ERROR},
+    @extend_schema(request=s.CardVerifyInputSerializer,
+                   responses={200: s.MemberOutputSerializer, **errors(422, *WRITE_ERRORS)},
                    summary="The member behind a scanned member-card QR (signed, valid 90 seconds)")
     def post(self, request):
         brand = brand_for_request(request)
@@ -140,7 +157,8 @@ class MemberCardVerifyView(APIView):
         return Response(s.MemberOutputSerializer(member).data)
 
 
-@extend_schema_view(get=extend_schema(summary="A member's ledger, newest first"))
+@extend_schema_view(get=extend_schema(summary="A member's ledger, newest first",
+                                      responses={200: s.LedgerEntrySerializer(many=True), **errors()}))
 class MemberLedgerView(generics.ListAPIView):
     serializer_class = s.LedgerEntrySerializer
 
@@ -153,6 +171,7 @@ class MemberLedgerView(generics.ListAPIView):
 
 @extend_schema_view(get=extend_schema(
     summary="Rewards available now",
+    responses={200: s.RewardSerializer(many=True), **errors()},
     parameters=[OpenApiParameter("member", str, description="A member code: only the rewards this member's tier "
                                                             "unlocks (rewards for a higher tier are left out).")]))
 class RewardListView(generics.ListAPIView):
@@ -178,7 +197,7 @@ def redemption_body(redemption) -> dict:
 class RedemptionCreateView(APIView):
     @extend_schema(request=s.RedemptionInputSerializer,
                    responses={201: s.RedemptionOutputSerializer, 200: s.RedemptionOutputSerializer,
-                              404: ERROR, 409: ERROR, 422: ERROR},
+                              **errors(409, 422, *WRITE_ERRORS)},
                    summary="Redeem a reward for points and issue its coupon (idempotent on request_id)")
     def post(self, request):
         brand = brand_for_request(request)
@@ -193,7 +212,7 @@ class RedemptionCreateView(APIView):
 
 
 class CouponDetailView(APIView):
-    @extend_schema(responses={200: s.CouponSerializer, 404: ERROR}, summary="Look up a coupon and its state")
+    @extend_schema(responses={200: s.CouponSerializer, **errors()}, summary="Look up a coupon and its state")
     def get(self, request, code: str):
         brand = brand_for_request(request)
         coupon = (Coupon.objects.select_related("reward", "member", "used_branch")
@@ -204,7 +223,8 @@ class CouponDetailView(APIView):
 
 
 class CouponUseView(APIView):
-    @extend_schema(request=s.CouponUseInputSerializer, responses={200: s.CouponSerializer, 404: ERROR, 409: ERROR},
+    @extend_schema(request=s.CouponUseInputSerializer,
+                   responses={200: s.CouponSerializer, **errors(409, 422, *WRITE_ERRORS)},
                    summary="Use a coupon, once")
     def post(self, request, code: str):
         brand = brand_for_request(request)

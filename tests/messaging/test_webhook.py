@@ -202,3 +202,33 @@ def test_free_text_is_left_for_staff(webhook, line_member, fake_line):
     webhook.post([event])
     assert LineWebhookEvent.objects.get().status == "processed"
     assert fake_line.inbox(line_member.line_user_id) == []
+
+
+def test_events_whose_task_was_lost_are_swept_up_once(webhook, line_member, fake_line, monkeypatch,
+                                                      django_capture_on_commit_callbacks):
+    """The broker was down when the webhook committed: LINE still got its 200, the event waits as
+    received, and the sweeper (beat, every minute) processes it once it is old enough."""
+    from datetime import timedelta
+
+    from messaging import tasks
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(tasks.process_line_events, "delay", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = webhook.post([line_events.text_message(
+            line_member.line_user_id, webhook.reply_token(line_member.line_user_id), "แต้ม")])
+    assert response.status_code == 200
+    event = LineWebhookEvent.objects.get()
+    assert event.status == LineWebhookEvent.Status.RECEIVED
+    monkeypatch.undo()
+
+    assert tasks.sweep_line_events() == 0  # younger than a minute: its own task may still come
+    LineWebhookEvent.objects.filter(pk=event.pk).update(received_at=timezone.now() - timedelta(minutes=2))
+    with django_capture_on_commit_callbacks(execute=True):  # the reply is sent after processing commits
+        assert tasks.sweep_line_events() == 1
+    event.refresh_from_db()
+    assert event.status == LineWebhookEvent.Status.PROCESSED
+    assert len(fake_line.inbox(line_member.line_user_id)) == 1
+    assert tasks.sweep_line_events() == 0  # processed once
