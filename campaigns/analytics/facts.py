@@ -56,8 +56,13 @@ WITH src AS (
     WHERE p.purchased_at >= %(t1)s AND p.purchased_at < %(t2)s AND p.status <> 'refunded' {brands_p}
     GROUP BY 1, 2, 3
 ), upsert AS (
-    INSERT INTO {member_fact} AS f (brand_id, day, member_id, purchases, spend)
-    SELECT brand_id, day, member_id, purchases, spend FROM src
+    -- new rows come linked to their neighbours inside the range (a whole-history build writes each
+    -- row once); the links across the range's edges are set by the next statement
+    INSERT INTO {member_fact} AS f (brand_id, day, member_id, purchases, spend, prev_day, next_day)
+    SELECT brand_id, day, member_id, purchases, spend,
+           LAG(day) OVER w, LEAD(day) OVER w
+    FROM src
+    WINDOW w AS (PARTITION BY brand_id, member_id ORDER BY day)
     ON CONFLICT (brand_id, day, member_id) DO UPDATE
         SET purchases = EXCLUDED.purchases, spend = EXCLUDED.spend
         WHERE (f.purchases, f.spend) IS DISTINCT FROM (EXCLUDED.purchases, EXCLUDED.spend)
