@@ -11,7 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import BooleanField, Count, Exists, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from members.models import Brand, Member
@@ -64,17 +65,27 @@ def consents_missing(*, member: Member) -> list[ConsentVersion]:
     return [version for version in required if version.pk not in granted_versions]
 
 
+def marketing_granted(*, brand: Brand):
+    """An expression over ``Member``: True when the member's current decision on the brand's
+    marketing consent is a grant, else False (never asked included).
+
+    One index lookup per member on ``consent_record_latest`` (the brand's marketing documents are
+    an uncorrelated subquery PostgreSQL runs once, so the lookup joins nothing); annotate it once
+    and test it, rather than ``NOT IN`` a million-row subquery.
+    """
+    documents = ConsentDocument.objects.filter(brand=brand, kind=ConsentDocument.Kind.MARKETING).values("pk")
+    latest_decision = (ConsentRecord.objects.filter(member=OuterRef("pk"), document_id__in=documents)
+                       .order_by("-id").values("granted")[:1])
+    return Coalesce(Subquery(latest_decision, output_field=BooleanField()), Value(False))
+
+
 def members_with_marketing_consent(*, brand: Brand) -> QuerySet[Member]:
     """Members of ``brand`` whose current decision on the brand's marketing consent is a grant.
 
     Set-based (one correlated index lookup per member): use it to narrow any marketing
     audience. A brand without a marketing consent document has no such member.
     """
-    latest_decision = (ConsentRecord.objects
-                       .filter(member=OuterRef("pk"), document__brand=brand,
-                               document__kind=ConsentDocument.Kind.MARKETING)
-                       .order_by("-id").values("granted")[:1])
-    return Member.objects.filter(brand=brand).alias(marketing_granted=Subquery(latest_decision)).filter(
+    return Member.objects.filter(brand=brand).alias(marketing_granted=marketing_granted(brand=brand)).filter(
         marketing_granted=True
     )
 

@@ -14,7 +14,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 
 from campaigns.segments.services import segment_members
-from consent.selectors import members_with_marketing_consent
+from consent.selectors import marketing_granted
 from loyalty.models import Coupon, Purchase, Reward
 from members.models import Member
 
@@ -51,12 +51,12 @@ def audience_queryset(broadcast: Broadcast) -> QuerySet[Member]:
         channels.append(When(Q(phone__isnull=False) & ~Q(phone=""), then=Value(Channel.SMS)))
     if broadcast.fallback_email:
         channels.append(When(~Q(email=""), then=Value(Channel.EMAIL)))
-    consenting = members_with_marketing_consent(brand=broadcast.brand).order_by().values("pk")
-    statuses = [When(~Q(pk__in=consenting), then=Value(Status.SKIPPED_NO_CONSENT)),
+    statuses = [When(marketing_granted=False, then=Value(Status.SKIPPED_NO_CONSENT)),
                 When(recipient_channel=Channel.NONE, then=Value(Status.SKIPPED_UNREACHABLE))]
     if broadcast.holdout_percent:
         statuses.append(When(_holdout(broadcast), then=Value(Status.HOLDOUT)))
     return (segment_members(broadcast.segment).order_by()
+            .alias(marketing_granted=marketing_granted(brand=broadcast.brand))
             .annotate(recipient_channel=Case(*channels, default=Value(Channel.NONE), output_field=CharField()))
             .annotate(recipient_status=Case(*statuses, default=Value(Status.PENDING), output_field=CharField())))
 
