@@ -8,7 +8,7 @@ FAKE_LINE_PORT ?= 8099
 FAKE_LINE := http://127.0.0.1:$(FAKE_LINE_PORT)
 STAMP := $(VENV)/.installed
 
-.PHONY: run simulate test bench-webhook bench-nightly bench-leaderboard bench-segments bench-dashboard bench-broadcast install assets lint messages clean prod-local prod-local-stop bench-ledger-load bench-faults
+.PHONY: run simulate test bench-webhook bench-nightly bench-leaderboard bench-segments bench-dashboard bench-broadcast install assets lint messages clean prod-local prod-local-stop bench-ledger-load bench-faults bench-pos bench-pos-pgbench
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -134,6 +134,18 @@ prod-local-stop:
 bench-ledger-load: install
 	@set -a; . var/prod-local/env; set +a; \
 	  $(PY) -m bench.ledger_load --base-url http://127.0.0.1:$(PROD_LOCAL_PORT) $(or $(ARGS),--seconds 60 --clients 16)
+
+# POS earn throughput through gunicorn (wrk, then fixed rates at 50 % and 100 % of the peak, memory)
+# and the same earn as raw SQL in pgbench (figures in BENCHMARKS.md): make bench-pos, make bench-pos-pgbench
+bench-pos: install
+	@./scripts/ensure_redis.sh >/dev/null
+	@./scripts/ensure_wrk.sh
+	@url="$$(./scripts/ensure_postgres.sh)" && DATABASE_URL="$${url%/*}/taem_bench" && export DATABASE_URL && \
+	  $(PY) -m bench.pos_load $(ARGS)
+
+bench-pos-pgbench: install
+	@url="$$(./scripts/ensure_postgres.sh)" && DATABASE_URL="$${url%/*}/taem_bench" && export DATABASE_URL && \
+	  $(PY) -m bench.pos_load --pgbench $(ARGS)
 
 # Faults under load on throwaway servers of its own (PostgreSQL restart, Redis stopped, LINE 500/429);
 # the shared PostgreSQL and Redis are never touched. Options: make bench-faults ARGS='--only redis'

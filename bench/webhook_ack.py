@@ -9,10 +9,13 @@ connections and time each request until its whole response is read::
     ./scripts/ensure_postgres.sh && ./scripts/ensure_redis.sh
     DATABASE_URL=postgres://taem:taem@127.0.0.1:5432/taem_bench .venv/bin/python -m bench.webhook_ack
 
-``--profile`` runs the view in-process under cProfile (Django test client) instead.
+``--profile`` runs the view in-process under cProfile (Django test client) instead. ``--rate 500``
+sends at a fixed 500 events/s instead of from closed-loop clients (open loop: each latency is
+measured from the request's intended send time, so queueing behind a slow answer counts).
 
-It writes only to the database (migrations, a brand ``bench-webhook`` and its events; the
-brand and events are deleted at the end; the database is created when missing) and to
+It writes only to the database (the ``messaging`` app's migrations and their dependencies, a
+brand ``bench-webhook`` and its events; the brand and events are deleted at the end; the
+database is created when missing) and to
 Redis database 14 (the queued tasks, purged before and after). Gunicorn runs with a
 temporary ``TAEM_VAR_DIR`` that is removed. It stops by itself: every wait has a timeout
 and the measurement has a deadline (``--max-seconds``).
@@ -62,8 +65,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-seconds", type=float, default=300.0, help="deadline for each mode (300)")
     parser.add_argument("--profile", type=int, metavar="N", default=0,
                         help="instead: cProfile N in-process requests through the Django test client")
+    parser.add_argument("--rate", default="", metavar="EVENTS_PER_S",
+                        help="open loop instead of --clients: send at this fixed rate of events/s (requests/s = "
+                             "rate / events per body; a comma-separated list runs each) and time each request "
+                             "from its intended send time")
+    parser.add_argument("--rate-seconds", type=float, default=20.0, help="seconds of each --rate run (20)")
     args = parser.parse_args(argv)
     args.modes = [int(part) for part in args.events_per_body.split(",") if part.strip()]
+    args.rates = [float(part) for part in args.rate.split(",") if part.strip()]
     return args
 
 
@@ -86,14 +95,14 @@ def configure_environment(args: argparse.Namespace, var_dir: str) -> None:
     os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
 
 
-def ensure_database(url: str) -> None:
-    """Create the database named in ``url`` when it does not exist (the role needs CREATEDB)."""
+def ensure_database(url: str) -> bool:
+    """Create the database named in ``url`` when it does not exist (the role needs CREATEDB); True if created."""
     import psycopg
     from psycopg import sql
 
     try:
         psycopg.connect(url, connect_timeout=5).close()
-        return
+        return False
     except psycopg.OperationalError as error:
         if "does not exist" not in str(error):
             raise
@@ -103,6 +112,7 @@ def ensure_database(url: str) -> None:
     with psycopg.connect(maintenance, autocommit=True, connect_timeout=5) as connection:
         connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     print(f"created database {name}")
+    return True
 
 
 def prepare_brand(channel_secret: str):
@@ -338,6 +348,7 @@ def profile_view(count: int, events_per_body: int, channel_secret: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(143))  # unwind: gunicorn is stopped
     database_url = os.environ.get("DATABASE_URL", "")
     if not database_url.startswith(("postgres://", "postgresql://")):
         print("DATABASE_URL=postgres://… is required (e.g. postgres://taem:taem@127.0.0.1:5432/taem_bench; "
@@ -345,13 +356,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     with tempfile.TemporaryDirectory(prefix="taem-bench-") as var_dir:
         configure_environment(args, var_dir)
-        ensure_database(database_url)
+        created = ensure_database(database_url)
         import django
 
         django.setup()
         from django.core.management import call_command
 
-        call_command("migrate", verbosity=0, interactive=False)
+        # A database that already existed gets only what this benchmark writes (the webhook events and
+        # what they depend on): a shared benchmark database is not migrated behind its owners' backs.
+        call_command("migrate", *([] if created else ["messaging"]), verbosity=0, interactive=False)
         channel_secret = secrets.token_hex(16)
         prepare_brand(channel_secret)
         purge_queue()
@@ -370,13 +383,21 @@ def run_modes(args: argparse.Namespace, channel_secret: str, var_dir: Path) -> i
     port = free_port()
     log_path = var_dir / "gunicorn.log"
     mode = f"gthread x{args.threads}" if args.threads > 1 else "sync"
-    print(f"gunicorn {args.workers} {mode} workers on 127.0.0.1:{port}, {args.clients} clients, "
+    load = (f"open loop at {', '.join(f'{rate:g}' for rate in args.rates)} events/s" if args.rates
+            else f"{args.clients} clients")
+    print(f"gunicorn {args.workers} {mode} workers on 127.0.0.1:{port}, {load}, "
           f"CONN_MAX_AGE={args.conn_max_age}, broker {args.broker_url} (no worker)")
     server = start_gunicorn(args, port, log_path)
     results, failed = [], False
     try:
         for events_per_body in args.modes:
             run_load(port, make_bodies(args.warmup, events_per_body, channel_secret), args.clients, args.max_seconds)
+            if args.rates:
+                for rate in args.rates:
+                    result, mode_failed = run_fixed_rate(args, port, events_per_body, channel_secret, rate)
+                    results.append(result)
+                    failed = failed or mode_failed
+                continue
             events_before, queued_before = stored_events(), queued_tasks()
             outcome, elapsed = run_load(port, make_bodies(args.requests, events_per_body, channel_secret),
                                         args.clients, args.max_seconds)
@@ -403,6 +424,41 @@ def run_modes(args: argparse.Namespace, channel_secret: str, var_dir: Path) -> i
         print(f"gunicorn log:\n{log_path.read_text(errors='replace')[-3000:]}")
     print(json.dumps(results))
     return 1 if failed else 0
+
+
+def run_fixed_rate(args: argparse.Namespace, port: int, events_per_body: int, channel_secret: str,
+                   rate: float) -> tuple[dict, bool]:
+    """One mode at a fixed arrival rate (open loop, ``bench.pos_load.open_loop``): LINE sends
+    when events happen, not when the previous answer came back, so a slow answer must not slow
+    the arrivals (closed-loop clients would hide the queueing: coordinated omission)."""
+    from bench.pos_load import open_loop, raw_post
+
+    request_rate = rate / events_per_body
+    count = max(1, int(request_rate * args.rate_seconds))
+    requests = [raw_post(WEBHOOK_PATH, raw, {"Content-Type": "application/json", "X-Line-Signature": signature},
+                         port) for raw, signature in make_bodies(count, events_per_body, channel_secret)]
+    events_before, queued_before = stored_events(), queued_tasks()
+    load_before = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    outcome = open_loop(requests, request_rate, port, 200, deadline_s=min(args.max_seconds, args.rate_seconds + 30))
+    result = {"events_per_body": events_per_body, "target_events_per_s": rate,
+              "target_requests_per_s": round(request_rate, 1), "requests": outcome["ok"],
+              "errors": outcome["errors"], "p50_ms": outcome["p50_ms"], "p95_ms": outcome["p95_ms"],
+              "p99_ms": outcome["p99_ms"], "max_ms": outcome["max_ms"], "requests_per_s": outcome["achieved_rate"],
+              "events_per_s": round(outcome["achieved_rate"] * events_per_body, 1),
+              "client_send_lag_p99_ms": outcome["send_lag_p99_ms"], "load_before": load_before,
+              "load_after": " ".join(Path("/proc/loadavg").read_text().split()[:3])}
+    result["events_stored"] = stored_events() - events_before
+    result["tasks_queued"] = queued_tasks() - queued_before
+    print(f"{events_per_body} event(s)/body at {request_rate:.0f} req/s ({rate:g} events/s), open loop: "
+          f"{result['requests']} answered, {result['requests_per_s']} req/s; latency from the intended send time, ms: "
+          f"p50 {result['p50_ms']}  p95 {result['p95_ms']}  p99 {result['p99_ms']}  max {result['max_ms']}; errors "
+          f"{result['errors']} {outcome['errors_by_kind'] or ''}; client send lag p99 {result['client_send_lag_p99_ms']} "
+          f"ms; stored {result['events_stored']}/{len(requests) * events_per_body} events, queued "
+          f"{result['tasks_queued']} tasks (load {result['load_before']} → {result['load_after']})")
+    if outcome["first_errors"]:
+        print(f"  first errors: {outcome['first_errors']}")
+    failed = bool(outcome["errors"]) or result["events_stored"] != len(requests) * events_per_body
+    return result, failed
 
 
 if __name__ == "__main__":

@@ -22,8 +22,15 @@ TIER_NOTIFY_BATCH = 500
 
 @events.subscribe(events.POINTS_POSTED)
 def notify_points_earned(*, entry_id: int, kind: str, **_payload) -> None:
+    """Earned points are announced by a task: the outbox rows are written by a worker, not in the
+    request that earned (the push is deduplicated by the entry id, so a retried task sends once)."""
     if kind != LedgerEntry.Kind.EARN:
         return
+    notify_points_earned_task.delay(entry_id)
+
+
+@shared_task(acks_late=True)
+def notify_points_earned_task(entry_id: int) -> None:
     entry = (LedgerEntry.objects.select_related("account__member__brand", "purchase__branch")
              .filter(pk=entry_id).first())
     if entry is None or not entry.account.member.line_user_id:

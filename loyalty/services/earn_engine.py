@@ -143,16 +143,26 @@ def earn_currencies(*, brand) -> list[PointCurrency]:
     brand uses a currency of another brand that is not shared with it (a broken setup
     must not credit anyone).
     """
-    shared_ids = set(PointCurrency.objects.filter(shared_with=brand).values_list("pk", flat=True))
+    return earn_setup(brand=brand)[0]
+
+
+def earn_setup(*, brand) -> tuple[list[PointCurrency], list[EarnRule]]:
+    """``earn_currencies`` and the brand's active rules in those currencies, read once.
+
+    ``purchase_record`` passes both to ``earn_compute`` so one purchase reads them once.
+    """
+    rules = list(EarnRule.objects.filter(brand=brand, is_active=True).select_related("currency"))
+    shared_ids = (set(PointCurrency.objects.filter(shared_with=brand).values_list("pk", flat=True))
+                  if any(rule.currency.brand_id != brand.pk for rule in rules) else set())
     currencies = {}
-    for rule in EarnRule.objects.filter(brand=brand, is_active=True).select_related("currency"):
+    for rule in rules:
         currency = rule.currency
         if currency.brand_id != brand.pk and currency.pk not in shared_ids:
             raise ValueError(f"earn rule {rule.pk} uses currency {currency.pk} of another brand, not shared "
                              f"with brand {brand.pk}")
         currencies[currency.pk] = currency
-    return sorted(currencies.values(),
-                  key=lambda c: (not (c.is_default and c.brand_id == brand.pk), c.code, c.pk))
+    ordered = sorted(currencies.values(), key=lambda c: (not (c.is_default and c.brand_id == brand.pk), c.code, c.pk))
+    return ordered, rules
 
 
 def member_tier(member):
@@ -408,24 +418,31 @@ def _promotions(promotions: list[Promotion], lines: list[_Line], *, member, tier
 
 def earn_compute(*, brand, member, channel: str, branch, total: Decimal, lines, at: datetime,
                  currency: PointCurrency | None = None, tier=_UNSET,
-                 include_inactive: bool = False) -> list[CurrencyEarn]:
+                 include_inactive: bool = False, setup: tuple[list, list] | None = None) -> list[CurrencyEarn]:
     """What a bill earns, one ``CurrencyEarn`` per currency the brand earns in (or only ``currency``).
 
     Reads only; writes nothing. ``member`` may be None (a preview): then per-member caps
     are not checked and ``tier`` (a ``Tier`` or None) stands for the member's tier.
     ``include_inactive`` also applies promotions saved inactive (the staff preview).
+    ``setup``: what ``earn_setup(brand=brand)`` returned, when the caller already read it.
     For race-free per-member caps the caller holds the lock on the member's accounts.
     Raises ``ValueError`` when a rule uses another brand's unshared currency.
     """
     total = Decimal(total).quantize(CENT)
-    currencies = [currency] if currency is not None else earn_currencies(brand=brand)
+    if currency is not None:
+        currencies = [currency]
+    else:
+        currencies, brand_rules = setup if setup is not None else earn_setup(brand=brand)
     if not currencies:
         return []
     policy = EarnPolicy.objects.filter(brand=brand).first() or EarnPolicy(brand=brand)
     if tier is _UNSET:
         tier = member_tier(member)
     branch_id = branch.pk if branch is not None else None
-    rules = list(EarnRule.objects.filter(brand=brand, is_active=True, currency__in=currencies))
+    if currency is not None:
+        rules = list(EarnRule.objects.filter(brand=brand, is_active=True, currency__in=currencies))
+    else:  # every active rule of the brand is in one of its earn currencies
+        rules = brand_rules
     promotions = Promotion.objects.filter(brand=brand, currency__in=currencies, ends_at__gt=at - RECENT,
                                           starts_at__lte=at + RECENT)
     if not include_inactive:

@@ -21,15 +21,15 @@ from loyalty.models import LedgerEntry, PromotionAward, Purchase, PurchaseLine, 
 from members.errors import MemberInactive
 from members.models import Branch, Brand, Member
 
-from .earn_engine import CurrencyEarn, LineInput, earn_compute, earn_currencies
+from .earn_engine import CurrencyEarn, LineInput, earn_compute, earn_setup
 from .ledger import (
     Channel,
     Kind,
     Source,
-    account_get_or_create,
     accounts_lock,
     lot_expiry,
     lots_expire_due,
+    member_accounts_lock,
     points_post,
 )
 
@@ -120,35 +120,36 @@ def purchase_record(
     if any(Decimal(line.amount) < 0 or int(line.quantity) < 1 for line in lines):
         raise ValidationFailed(fields={"lines": ["Every line needs an amount of zero or more and a quantity of "
                                                  "1 or more."]})
-    existing = Purchase.objects.filter(brand=brand, channel=channel, order_id=order_id).first()
-    if existing is not None:
-        _check_replay(existing, member=member, total=total)
-        return _result(existing, created=False)
     if member.status == Member.Status.SUSPENDED:
+        existing = Purchase.objects.filter(brand=brand, channel=channel, order_id=order_id).first()
+        if existing is not None:
+            _check_replay(existing, member=member, total=total)
+            return _result(existing, created=False)
         raise MemberInactive()
 
-    currencies = earn_currencies(brand=brand)
-    labels = _currency_labels(currencies, brand.pk)
+    # A new order is the usual case: no read first. A replay fails the unique (brand, channel,
+    # order_id) insert below and is answered from the first purchase in the IntegrityError branch.
     try:
         with transaction.atomic():
             purchase = Purchase.objects.create(
                 brand=brand, branch=branch, member=member, channel=channel, order_id=order_id, total=total,
                 purchased_at=purchased_at, api_key=api_key, points_earned=0,
             )
+            setup = earn_setup(brand=brand)
+            currencies = setup[0]
+            labels = _currency_labels(currencies, brand.pk)
             PurchaseLine.objects.bulk_create(
                 PurchaseLine(purchase=purchase, sku=line.sku, category=line.category,
                              quantity=line.quantity, amount=Decimal(line.amount).quantize(CENT))
                 for line in lines
             )
-            accounts = {currency.pk: account_get_or_create(member=member, currency=currency)
-                        for currency in currencies}
-            locked = accounts_lock(account.pk for account in accounts.values())
+            locked = member_accounts_lock(member=member, currencies=currencies)
             results = earn_compute(brand=brand, member=member, channel=channel, branch=branch, total=total,
-                                   lines=lines, at=purchased_at) if currencies else []
+                                   lines=lines, at=purchased_at, setup=setup) if currencies else []
             earned, awards = [], []
             for result in results:
                 currency = result.currency
-                account = locked[accounts[currency.pk].pk]
+                account = locked[currency.pk]
                 is_default = currency.is_default and currency.brand_id == brand.pk
                 if result.points <= 0:
                     if is_default:
@@ -162,6 +163,7 @@ def purchase_record(
                     source=Source(channel=channel, purchase=purchase, reference=order_id,
                                   details=_earn_details(result)),
                     expires_at=lot_expiry(currency=currency, earned_at=purchased_at),
+                    account_locked=True,
                 )
                 earned.append(EarnedPoints(currency.code, entry.amount, entry.balance_after))
                 awards += [PromotionAward(promotion=award.promotion, member=member, purchase=purchase,

@@ -98,6 +98,25 @@ def accounts_lock(account_ids) -> dict[int, PointAccount]:
     return {account.pk: account for account in locked}
 
 
+def member_accounts_lock(*, member, currencies) -> dict[int, PointAccount]:
+    """Lock the member's accounts of ``currencies`` in primary-key order; returns them by currency id.
+
+    Call inside a transaction. One ``SELECT ... FOR UPDATE`` when every account exists (the usual
+    case); otherwise the missing ones are created first (``account_get_or_create``, which checks
+    the currency may be used) and all are locked in primary-key order as ``accounts_lock`` does.
+    """
+    currency_ids = {currency.pk for currency in currencies}
+    if not currency_ids:
+        return {}
+    locked = list(PointAccount.objects.select_for_update().filter(member=member, currency_id__in=currency_ids)
+                  .order_by("pk"))
+    if len(locked) == len(currency_ids):
+        return {account.currency_id: account for account in locked}
+    accounts = [account_get_or_create(member=member, currency=currency) for currency in currencies]
+    locked_by_pk = accounts_lock(account.pk for account in accounts)
+    return {account.currency_id: locked_by_pk[account.pk] for account in accounts}
+
+
 def _existing_entry(brand_id: int, idempotency_key: str, *, account: PointAccount | None = None,
                     amount: int | None = None) -> LedgerEntry | None:
     """The entry already written under this key; a key reused for another account or amount is a conflict."""
@@ -116,30 +135,33 @@ def points_post(
     source: Source,
     expires_at: datetime | None = None,
     prefer_lot: PointLot | None = None,
+    account_locked: bool = False,
 ) -> LedgerEntry:
     """Credit (``amount > 0``) or debit (``amount < 0``) ``account`` exactly once per key.
 
     Locks the account row. Raises ``InsufficientPoints`` (nothing written) when a debit
     exceeds the balance. A debit consumes ``prefer_lot`` first when given, then lots by
     earliest expiry. Returns the entry (the first one when the key was already used).
+
+    ``account_locked=True``: the caller already holds ``SELECT ... FOR UPDATE`` on this row in
+    the current transaction and passes that instance (its ``balance`` is current and is kept
+    current). The row is not locked again and the key is checked once, under that lock.
     """
     if not isinstance(amount, int) or isinstance(amount, bool) or amount == 0:
         raise ValueError("amount must be a non-zero integer")
+    if account_locked:
+        return _post_locked(account, amount=amount, kind=kind, idempotency_key=idempotency_key, source=source,
+                            expires_at=expires_at, prefer_lot=prefer_lot)
     existing = _existing_entry(account.brand_id, idempotency_key, account=account, amount=amount)
     if existing is not None:
         return existing
     try:
         with transaction.atomic():
             locked = PointAccount.objects.select_for_update().get(pk=account.pk)
-            existing = _existing_entry(account.brand_id, idempotency_key, account=account, amount=amount)
-            if existing is not None:
-                return existing
-            if amount < 0:
-                lots_expire_due(locked)
-                if locked.balance < -amount:
-                    raise InsufficientPoints(balance=locked.balance, required=-amount)
-            entry = _write(locked, amount=amount, kind=kind, idempotency_key=idempotency_key,
-                           source=source, expires_at=expires_at, prefer_lot=prefer_lot)
+            entry, written = _post_under_lock(locked, amount=amount, kind=kind, idempotency_key=idempotency_key,
+                                              source=source, expires_at=expires_at, prefer_lot=prefer_lot)
+            if not written:
+                return entry
     except IntegrityError:
         existing = _existing_entry(account.brand_id, idempotency_key, account=account, amount=amount)
         if existing is None:
@@ -147,6 +169,43 @@ def points_post(
         return existing
     account.balance = entry.balance_after
     return entry
+
+
+def _post_locked(locked: PointAccount, *, amount: int, kind: str, idempotency_key: str, source: Source,
+                 expires_at: datetime | None, prefer_lot: PointLot | None) -> LedgerEntry:
+    """``points_post`` on an account the caller holds locked: steps 3 to 5 of the contract."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("account_locked=True needs the caller's transaction holding the account lock")
+    balance = locked.balance
+    try:
+        with transaction.atomic():  # a savepoint: a lost race on the key leaves the caller's transaction usable
+            return _post_under_lock(locked, amount=amount, kind=kind, idempotency_key=idempotency_key,
+                                    source=source, expires_at=expires_at, prefer_lot=prefer_lot)[0]
+    except IntegrityError:
+        locked.balance = balance
+        existing = _existing_entry(locked.brand_id, idempotency_key, account=locked, amount=amount)
+        if existing is None:
+            raise
+        return existing
+    except BaseException:
+        locked.balance = balance  # nothing was written: the instance keeps the balance of the row
+        raise
+
+
+def _post_under_lock(locked: PointAccount, *, amount: int, kind: str, idempotency_key: str, source: Source,
+                     expires_at: datetime | None, prefer_lot: PointLot | None) -> tuple[LedgerEntry, bool]:
+    """Steps 3 to 5 on a locked account: the key checked again, due lots expired before a debit,
+    the balance checked, the entry written. Returns ``(entry, written)``; not written: the key's
+    earlier entry."""
+    existing = _existing_entry(locked.brand_id, idempotency_key, account=locked, amount=amount)
+    if existing is not None:
+        return existing, False
+    if amount < 0:
+        lots_expire_due(locked)
+        if locked.balance < -amount:
+            raise InsufficientPoints(balance=locked.balance, required=-amount)
+    return _write(locked, amount=amount, kind=kind, idempotency_key=idempotency_key, source=source,
+                  expires_at=expires_at, prefer_lot=prefer_lot), True
 
 
 def _write(locked: PointAccount, *, amount: int, kind: str, idempotency_key: str, source: Source,

@@ -183,11 +183,13 @@ def _change(member_tier: MemberTier, *, kind: str, from_tier: Tier | None, value
 
 
 def member_tier_get_or_create(*, member: Member, program: TierProgram | None = None,
-                              now: datetime | None = None) -> MemberTier:
-    """The member's tier row; a new row starts in the entry tier (threshold 0) when the brand has one."""
+                              now: datetime | None = None, tiers: list[Tier] | None = None) -> MemberTier:
+    """The member's tier row; a new row starts in the entry tier (threshold 0) when the brand has one.
+
+    ``tiers``: the brand's tiers (``brand_tiers``) when the caller already read them."""
     now = now or timezone.now()
     program = program or program_for(member.brand_id)
-    entry = entry_tier(brand_tiers(member.brand_id)) if program else None
+    entry = entry_tier(tiers if tiers is not None else brand_tiers(member.brand_id)) if program else None
     row, _created = MemberTier.objects.get_or_create(member_id=member.pk, defaults={
         "brand_id": member.brand_id, "tier": entry, "achieved_at": now if entry else None,
         "qualified_until": period_end(program, now) if entry else None})
@@ -211,12 +213,17 @@ def member_tier_evaluate(*, member_id: int, now: datetime | None = None) -> Tier
     tiers = brand_tiers(member.brand_id)
     if not tiers:
         return None
-    member_tier_get_or_create(member=member, program=program, now=now)
     start, end = current_window(program, now)
+    by_id = {tier.pk: tier for tier in tiers}
     with transaction.atomic():
         # No select_related here: after waiting for the lock, PostgreSQL re-reads the locked row but
         # keeps the joined tier row it read before, so a joined tier could be the stale one.
-        row = MemberTier.objects.select_for_update().get(pk=member_id)
+        row = MemberTier.objects.select_for_update().filter(pk=member_id).first()
+        if row is None:  # the first purchase: create the row (entry tier), then lock it
+            member_tier_get_or_create(member=member, program=program, now=now, tiers=tiers)
+            row = MemberTier.objects.select_for_update().get(pk=member_id)
+        if row.tier_id in by_id:
+            row.tier = by_id[row.tier_id]  # the brand's tiers were just read: no query for the row's
         value = member_tier_value(member_id=member_id, program=program, start=start, end=end)
         qualified = tier_for_value(tiers, value)
         if qualified is None:

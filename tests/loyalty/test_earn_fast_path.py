@@ -1,0 +1,146 @@
+"""The POS earn path after the load benchmark's optimisations (bench/pos_load.py, BENCHMARKS.md).
+
+``purchase_record`` inserts first (a replay is decided by the unique order constraint), reads the
+brand's rules once, locks the member's accounts with one ``SELECT ... FOR UPDATE`` and posts with
+``points_post(account_locked=True)``, which neither locks again nor checks the key twice. These
+tests pin that contract and its statement count, so a change that brings a query back shows.
+"""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from loyalty.errors import IdempotencyConflict, InsufficientPoints
+from loyalty.models import LedgerEntry, PointAccount, PointCurrency, PointLot, Purchase
+from loyalty.services.earning import LineInput, purchase_record
+from loyalty.services.ledger import (
+    Channel,
+    Kind,
+    Source,
+    account_get_or_create,
+    accounts_lock,
+    member_accounts_lock,
+    points_post,
+)
+from loyalty.services.verification import ledger_mismatches
+from members.errors import MemberInactive
+from members.models import Member
+from tests import factories
+
+SPEND = Source(channel=Channel.REWARD)
+
+
+def locked_account(member) -> PointAccount:
+    account = account_get_or_create(member=member, currency=member.brand.currencies.get(is_default=True))
+    return accounts_lock([account.pk])[account.pk]
+
+
+def record(member, order_id="POS-1", total="250.00"):
+    return purchase_record(brand=member.brand, member=member, channel=Channel.POS, order_id=order_id,
+                           total=Decimal(total), lines=[LineInput(amount=Decimal(total), sku="LATTE")],
+                           purchased_at=timezone.now() - timedelta(minutes=5))
+
+
+def test_a_locked_post_with_a_known_key_returns_the_first_entry_and_writes_once(member):
+    with transaction.atomic():
+        account = locked_account(member)
+        first = points_post(account=account, amount=40, kind=Kind.ADJUST, idempotency_key="k", account_locked=True,
+                            source=Source(channel=Channel.STAFF, reason="test"))
+        again = points_post(account=account, amount=40, kind=Kind.ADJUST, idempotency_key="k", account_locked=True,
+                            source=Source(channel=Channel.STAFF, reason="test"))
+        assert again.pk == first.pk
+        assert account.balance == 40  # the caller's locked instance stays current
+    assert LedgerEntry.objects.count() == 1
+    assert PointAccount.objects.get().balance == 40
+    assert PointLot.objects.get().remaining == 40
+
+
+def test_a_locked_post_reusing_a_key_for_another_amount_is_a_conflict(member):
+    with transaction.atomic():
+        account = locked_account(member)
+        points_post(account=account, amount=40, kind=Kind.ADJUST, idempotency_key="k", account_locked=True,
+                    source=Source(channel=Channel.STAFF, reason="test"))
+        with pytest.raises(IdempotencyConflict):
+            points_post(account=account, amount=41, kind=Kind.ADJUST, idempotency_key="k", account_locked=True,
+                        source=Source(channel=Channel.STAFF, reason="test"))
+    assert PointAccount.objects.get().balance == 40
+
+
+def test_a_failed_locked_debit_changes_nothing_and_leaves_the_callers_transaction_usable(member):
+    factories.give_points(member, 30, key="credit")
+    with transaction.atomic():
+        account = locked_account(member)
+        with pytest.raises(InsufficientPoints):
+            points_post(account=account, amount=-31, kind=Kind.REDEEM, idempotency_key="too-much",
+                        source=SPEND, account_locked=True)
+        assert account.balance == 30
+        # The savepoint rolled back alone: the same transaction can still spend what there is.
+        points_post(account=account, amount=-30, kind=Kind.REDEEM, idempotency_key="all", source=SPEND,
+                    account_locked=True)
+    account.refresh_from_db()
+    assert account.balance == 0
+    assert list(LedgerEntry.objects.order_by("id").values_list("amount", flat=True)) == [30, -30]
+    assert ledger_mismatches() == []
+
+
+@pytest.mark.django_db(transaction=True)  # really outside any transaction (a plain test runs inside one)
+def test_a_locked_post_outside_a_transaction_is_refused(member):
+    account = account_get_or_create(member=member, currency=member.brand.currencies.get(is_default=True))
+    with pytest.raises(RuntimeError):
+        points_post(account=account, amount=10, kind=Kind.ADJUST, idempotency_key="k", account_locked=True,
+                    source=Source(channel=Channel.STAFF, reason="test"))
+    assert not LedgerEntry.objects.exists()
+
+
+def test_member_accounts_lock_opens_the_missing_account_and_returns_the_same_one_after(member):
+    currencies = list(PointCurrency.objects.filter(brand=member.brand))
+    with transaction.atomic():
+        first = member_accounts_lock(member=member, currencies=currencies)
+    with transaction.atomic():
+        second = member_accounts_lock(member=member, currencies=currencies)
+    assert set(first) == set(second) == {currency.pk for currency in currencies}
+    assert [account.pk for account in first.values()] == [account.pk for account in second.values()]
+    assert PointAccount.objects.filter(member=member).count() == len(currencies)
+
+
+def test_a_new_purchase_is_recorded_in_a_pinned_number_of_statements(member):
+    record(member, order_id="warm")  # opens the account
+    with CaptureQueriesContext(connection) as statements:
+        result = record(member, order_id="POS-2")
+    assert result.created and result.points_earned == 10
+    # SAVEPOINT, INSERT purchase, SELECT rules, INSERT line, SELECT ... FOR UPDATE accounts, SELECT policy,
+    # SELECT tier program, SELECT member tier, SELECT promotions, SAVEPOINT, SELECT key, INSERT entry,
+    # INSERT lot, UPDATE balance, RELEASE, UPDATE purchase, RELEASE (the test runs inside a transaction).
+    assert len(statements) == 17, "\n".join(query["sql"][:120] for query in statements.captured_queries)
+
+
+def test_a_replay_answers_from_the_first_purchase_and_writes_nothing(member):
+    first = record(member, order_id="POS-9")
+    replay = record(member, order_id="POS-9")
+    assert not replay.created
+    assert replay.purchase.pk == first.purchase.pk
+    assert replay.balance == first.balance == 10
+    assert Purchase.objects.count() == LedgerEntry.objects.count() == 1
+
+
+def test_a_replay_with_another_total_is_a_conflict_and_writes_nothing(member):
+    record(member, order_id="POS-9")
+    with pytest.raises(IdempotencyConflict):
+        record(member, order_id="POS-9", total="999.00")
+    assert Purchase.objects.count() == LedgerEntry.objects.count() == 1
+    assert PointAccount.objects.get().balance == 10
+
+
+def test_a_suspended_member_still_gets_the_answer_of_an_earlier_order_but_earns_nothing_new(member):
+    first = record(member, order_id="POS-1")
+    Member.objects.filter(pk=member.pk).update(status=Member.Status.SUSPENDED)
+    member.refresh_from_db()
+    assert record(member, order_id="POS-1").purchase.pk == first.purchase.pk
+    with pytest.raises(MemberInactive):
+        record(member, order_id="POS-2")
+    assert Purchase.objects.count() == 1
+    assert PointAccount.objects.get().balance == 10
