@@ -15,9 +15,10 @@ on-demand refresh). ``--skip-build`` reuses the facts already built.
 import argparse
 import os
 import statistics
-import subprocess
 import time
 from datetime import timedelta
+
+from bench.machine import machine
 
 
 def parse_args(argv):
@@ -25,19 +26,6 @@ def parse_args(argv):
     parser.add_argument("--runs", type=int, default=7, help="Timed runs per measure (7).")
     parser.add_argument("--skip-build", action="store_true", help="Reuse the facts already built.")
     return parser.parse_args(argv)
-
-
-def machine() -> str:
-    def run(command: list[str]) -> str:
-        try:
-            return subprocess.run(command, capture_output=True, text=True, check=False).stdout.strip()  # noqa: S603
-        except OSError:
-            return "?"
-
-    memory = run(["free", "-h"]).splitlines()
-    cpu = next((line.split(":", 1)[1].strip() for line in run(["lscpu"]).splitlines()
-                if line.startswith("Model name")), "?")
-    return f"{run(['nproc'])} CPU ({cpu}), memory {memory[1].split()[1] if len(memory) > 1 else '?'}"
 
 
 def timed(function, runs: int, setup=None) -> tuple[float, float]:

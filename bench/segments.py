@@ -22,8 +22,9 @@ one audience. Prints p50/max per condition and the plan of the slowest.
 import argparse
 import os
 import statistics
-import subprocess
 import time
+
+from bench.machine import machine
 
 MARK = "SKU01"  # purchase lines are added last: their presence means the data is prepared
 
@@ -34,19 +35,6 @@ def parse_args(argv):
     parser.add_argument("--prepare", action="store_true", help="Add lines, branches, birth dates, tags again.")
     parser.add_argument("--skip-rebuild", action="store_true", help="Reuse the statistics already built.")
     return parser.parse_args(argv)
-
-
-def machine() -> str:
-    def run(command: list[str]) -> str:
-        try:
-            return subprocess.run(command, capture_output=True, text=True, check=False).stdout.strip()  # noqa: S603
-        except OSError:
-            return "?"
-
-    memory = run(["free", "-h"]).splitlines()
-    cpu = next((line.split(":", 1)[1].strip() for line in run(["lscpu"]).splitlines()
-                if line.startswith("Model name")), "?")
-    return f"{run(['nproc'])} CPU ({cpu}), memory {memory[1].split()[1] if len(memory) > 1 else '?'}"
 
 
 def prepare(cursor, brand_ids: list[int]) -> None:
