@@ -344,6 +344,17 @@ def _render_groups(broadcast: Broadcast, rows: list[Row], coupons: dict) -> list
     return list(groups.values())
 
 
+def _record_message(broadcast: Broadcast, *, kind: str, messages: list[dict], rows: list[Row], dedupe_key: str,
+                    deliveries: bool = True) -> OutboundMessage:
+    """The outbox message (marketing) of one group of rows, its retry key derived from ``dedupe_key``."""
+    message, _created = message_record_prepared(
+        brand=broadcast.brand, kind=kind, template=f"{TEMPLATE}:{broadcast.pk}", messages=messages,
+        recipients=[(row.member_id, row.line_user_id) for row in rows], purpose=OutboundMessage.Purpose.MARKETING,
+        dedupe_key=dedupe_key, retry_key=retry_key_for(broadcast.brand_id, dedupe_key), deliveries=deliveries,
+    )
+    return message
+
+
 def _record_line(broadcast: Broadcast, rows: list[Row], coupons: dict) -> list[int]:
     """One outbox message per group of identical messages (multicast), or per member (push)."""
     if not rows:
@@ -351,13 +362,8 @@ def _record_line(broadcast: Broadcast, rows: list[Row], coupons: dict) -> list[i
     message_ids = []
     for messages, members in _render_groups(broadcast, rows, coupons):
         kind = OutboundMessage.Kind.MULTICAST if len(members) > 1 else OutboundMessage.Kind.PUSH
-        dedupe_key = f"broadcast:{broadcast.pk}:{members[0].pk}:{len(members)}"
-        message, _created = message_record_prepared(
-            brand=broadcast.brand, kind=kind, template=f"{TEMPLATE}:{broadcast.pk}", messages=messages,
-            recipients=[(row.member_id, row.line_user_id) for row in members],
-            purpose=OutboundMessage.Purpose.MARKETING, dedupe_key=dedupe_key,
-            retry_key=retry_key_for(broadcast.brand_id, dedupe_key),
-        )
+        message = _record_message(broadcast, kind=kind, messages=messages, rows=members,
+                                  dedupe_key=f"broadcast:{broadcast.pk}:{members[0].pk}:{len(members)}")
         for row in members:
             row.status, row.message_id = Recipient.QUEUED, message.pk
         message_ids.append(message.pk)
@@ -378,15 +384,11 @@ def _send_line_now(broadcast: Broadcast, batch_number: int, rows: list[Row]) -> 
         else:
             digest = hashlib.sha256(rendering.content_key(messages).encode()).hexdigest()[:24]
             kind, dedupe_key = OutboundMessage.Kind.MULTICAST, f"broadcast:{broadcast.pk}:b{batch_number}:{digest}"
-        recipients = [(row.member_id, row.line_user_id) for row in members]
-        message, _created = message_record_prepared(
-            brand=broadcast.brand, kind=kind, template=f"{TEMPLATE}:{broadcast.pk}", messages=messages,
-            recipients=recipients, purpose=OutboundMessage.Purpose.MARKETING, dedupe_key=dedupe_key,
-            retry_key=retry_key_for(broadcast.brand_id, dedupe_key), deliveries=False,
-        )
+        message = _record_message(broadcast, kind=kind, messages=messages, rows=members, dedupe_key=dedupe_key,
+                                  deliveries=False)
         status, error = _deliver_message(message.pk)
         sent = status == OutboundMessage.Status.SENT
-        message_deliveries_record(message=message, recipients=recipients,
+        message_deliveries_record(message=message, recipients=[(row.member_id, row.line_user_id) for row in members],
                                   status=Delivery.SENT if sent else Delivery.FAILED, error="" if sent else error)
         for row in members:
             row.message_id = message.pk
