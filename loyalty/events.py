@@ -3,12 +3,31 @@
 ``loyalty`` never imports its subscribers; they register with ``subscribe``. Events are
 delivered after the transaction that raised them commits (``on_commit``), with ids
 only, so a subscriber never sees something that was rolled back.
+
+Two kinds of subscriber:
+
+- ``subscribe(event)``: runs in the process that committed, right after the commit.
+- ``subscribe(event, in_worker=True, when=...)``: runs in a Celery worker, for the events
+  whose payload ``when`` accepts (checked in the committing process, so an event no worker
+  subscriber wants sends no task). The committing process
+  sends one ``events_dispatch`` task carrying the event (or, inside ``batched()``, every
+  event of the block: a purchase's ``points_posted`` and ``purchase_recorded`` travel as
+  one task), and the worker calls each of the event's worker subscribers in turn. A
+  subscriber that raises is retried alone (``events_handler_retry``), so the others are
+  not run twice. The task is acknowledged late: a worker lost mid-way redelivers it, so a
+  worker subscriber must be idempotent per event (each one was already a late-acknowledged
+  task of its own before).
 """
 
+import contextlib
+import logging
+import threading
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from django.db import transaction
+
+log = logging.getLogger(__name__)
 
 PURCHASE_RECORDED = "purchase_recorded"
 PURCHASE_REFUNDED = "purchase_refunded"
@@ -22,14 +41,29 @@ SURVEY_COMPLETED = "survey_completed"  # member_id, survey_id, response_id
 PROFILE_UPDATED = "profile_updated"
 
 _subscribers: dict[str, list[Callable[..., None]]] = defaultdict(list)
+_worker_subscribers: dict[str, list[Callable[..., None]]] = defaultdict(list)
+_local = threading.local()
 
 
-def subscribe(event: str) -> Callable:
+def subscribe(event: str, *, in_worker: bool = False, when: Callable[[dict], bool] | None = None) -> Callable:
+    if when is not None and not in_worker:
+        raise ValueError("when= filters worker subscribers only")
+
     def register(handler: Callable[..., None]) -> Callable[..., None]:
-        _subscribers[event].append(handler)
+        if when is not None:
+            handler.events_when = when
+        (_worker_subscribers if in_worker else _subscribers)[event].append(handler)
         return handler
 
     return register
+
+
+def handler_name(handler: Callable) -> str:
+    return f"{handler.__module__}.{handler.__qualname__}"
+
+
+def worker_handler(event: str, name: str) -> Callable[..., None] | None:
+    return next((h for h in _worker_subscribers[event] if handler_name(h) == name), None)
 
 
 def emit(event: str, **payload) -> None:
@@ -38,5 +72,70 @@ def emit(event: str, **payload) -> None:
     def deliver() -> None:
         for handler in list(_subscribers[event]):
             handler(**payload)
+        if any(_wanted(handler, payload) for handler in _worker_subscribers[event]):
+            _queue(event, payload)
 
     transaction.on_commit(deliver)
+
+
+def _wanted(handler: Callable, payload: dict) -> bool:
+    when = getattr(handler, "events_when", None)
+    return when is None or when(payload)
+
+
+def _queue(event: str, payload: dict) -> None:
+    stack = getattr(_local, "batches", None)
+    if stack:
+        stack[-1].append([event, payload])
+    else:
+        _send([[event, payload]])
+
+
+def _send(batch: list) -> None:
+    from .tasks import events_dispatch
+
+    try:
+        events_dispatch.delay(batch)
+    except Exception:  # noqa: BLE001 - what raised them already committed; the nightly rebuilds repair
+        log.exception("domain events %s could not be queued", [event for event, _payload in batch])
+
+
+@contextlib.contextmanager
+def batched() -> Iterator[None]:
+    """Send the worker share of every event committed inside the block as one task, at its end.
+
+    Events whose transaction commits only after the block (an outer transaction was open)
+    are sent on their own when it does.
+    """
+    stack = _local.__dict__.setdefault("batches", [])
+    stack.append([])
+    try:
+        yield
+    finally:
+        batch = stack.pop()
+        if batch:
+            _send(batch)
+
+
+def dispatch(batch: list) -> int:
+    """Run the worker subscribers of each ``[event, payload]`` (in the worker); returns how many ran.
+
+    A subscriber that raises is logged and queued again on its own.
+    """
+    from .tasks import events_handler_retry
+
+    ran = 0
+    for event, payload in batch:
+        for handler in list(_worker_subscribers[event]):
+            if not _wanted(handler, payload):
+                continue
+            try:
+                handler(**payload)
+                ran += 1
+            except Exception:  # noqa: BLE001 - the others still run; this one is retried alone
+                log.exception("subscriber %s of %s failed; retrying it", handler_name(handler), event)
+                try:
+                    events_handler_retry.apply_async((event, handler_name(handler), payload), countdown=5)
+                except Exception:  # noqa: BLE001
+                    log.exception("subscriber %s of %s could not be queued again", handler_name(handler), event)
+    return ran

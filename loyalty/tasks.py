@@ -1,4 +1,4 @@
-"""Celery tasks for tiers: thin and idempotent; services are imported inside the bodies."""
+"""Celery tasks for tiers and domain-event dispatch: thin and idempotent; services are imported inside the bodies."""
 
 from celery import shared_task
 
@@ -26,3 +26,22 @@ def award_tier_birthdays(day: str | None = None) -> int:
     from .activity.services import tier_birthday_awards_run
 
     return tier_birthday_awards_run(today=date.fromisoformat(day) if day else None)
+
+
+@shared_task(acks_late=True)
+def events_dispatch(batch: list) -> int:
+    """The worker subscribers of a committed block's domain events (``loyalty.events``)."""
+    from . import events
+
+    return events.dispatch(batch)
+
+
+@shared_task(acks_late=True, autoretry_for=(Exception,), max_retries=8, retry_backoff=5, retry_backoff_max=600)
+def events_handler_retry(event: str, handler: str, payload: dict) -> None:
+    """One worker subscriber of one event again, after it raised in ``events_dispatch``."""
+    from . import events
+
+    found = events.worker_handler(event, handler)
+    if found is None:
+        raise LookupError(f"no worker subscriber {handler} for {event}")
+    found(**payload)

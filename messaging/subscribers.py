@@ -20,13 +20,11 @@ from .tasks import link_rich_menu
 TIER_NOTIFY_BATCH = 500
 
 
-@events.subscribe(events.POINTS_POSTED)
-def notify_points_earned(*, entry_id: int, kind: str, **_payload) -> None:
-    """Earned points are announced by a task: the outbox rows are written by a worker, not in the
-    request that earned (the push is deduplicated by the entry id, so a retried task sends once)."""
-    if kind != LedgerEntry.Kind.EARN:
-        return
-    notify_points_earned_task.delay(entry_id)
+@events.subscribe(events.POINTS_POSTED, in_worker=True, when=lambda event: event["kind"] == LedgerEntry.Kind.EARN)
+def notify_points_earned(*, entry_id: int, **_payload) -> None:
+    """Earned points are announced from the worker: the outbox rows are not written in the request
+    that earned (the push is deduplicated by the entry id, so a redelivered event sends once)."""
+    notify_points_earned_task(entry_id)
 
 
 @shared_task(acks_late=True)

@@ -1,8 +1,10 @@
 """Coupon promotions: domain-event subscribers (registered in ``CouponCampaignsConfig.ready``).
 
-Events arrive after the raising transaction committed, with ids only; the work runs in a
-Celery task (eager where no broker is set). A failure to enqueue is logged: the purchase or
-registration already committed and must not fail because of a promotion.
+Events arrive after the raising transaction committed, with ids only. Purchases and refunds
+are handled in a Celery worker (``loyalty.events``, ``in_worker``: one task per purchase for
+all its subscribers; a failure is retried on its own); a registration queues its own task.
+A failure to enqueue is logged: the registration already committed and must not fail
+because of a promotion.
 """
 
 import logging
@@ -12,24 +14,18 @@ from loyalty import events
 log = logging.getLogger(__name__)
 
 
-@events.subscribe(events.PURCHASE_RECORDED)
+@events.subscribe(events.PURCHASE_RECORDED, in_worker=True)
 def coupons_on_purchase(*, purchase_id: int, **_payload) -> None:
     from .tasks import give_purchase_coupons
 
-    try:
-        give_purchase_coupons.delay(purchase_id)
-    except Exception:  # noqa: BLE001 - the purchase already committed
-        log.exception("coupon promotions for purchase %s failed", purchase_id)
+    give_purchase_coupons(purchase_id)
 
 
-@events.subscribe(events.PURCHASE_REFUNDED)
+@events.subscribe(events.PURCHASE_REFUNDED, in_worker=True)
 def coupons_on_refund(*, purchase_id: int, **_payload) -> None:
     from .tasks import cancel_refunded_coupons
 
-    try:
-        cancel_refunded_coupons.delay(purchase_id)
-    except Exception:  # noqa: BLE001 - the refund already committed
-        log.exception("coupon cancellation for refunded purchase %s failed", purchase_id)
+    cancel_refunded_coupons(purchase_id)
 
 
 @events.subscribe(events.MEMBER_REGISTERED)

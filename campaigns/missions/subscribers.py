@@ -1,8 +1,10 @@
 """Missions: domain-event subscribers (registered in ``MissionsConfig.ready``).
 
-Events arrive after the source's transaction committed; each queues one Celery task
-(eager where no broker is set). A failure to enqueue is logged, never raised into the
-purchase, check-in or registration that already committed.
+Events arrive after the source's transaction committed. Purchases and refunds are handled
+in a Celery worker (``loyalty.events``, ``in_worker``: one task per purchase for all its
+subscribers; a failure is retried on its own); the others each queue one Celery task (eager
+where no broker is set). A failure to enqueue is logged, never raised into the check-in or
+registration that already committed.
 """
 
 import logging
@@ -22,14 +24,14 @@ def _queue(task, *args) -> None:
         log.exception("missions: %s%r failed", task.name, args)
 
 
-@events.subscribe(events.PURCHASE_RECORDED)
+@events.subscribe(events.PURCHASE_RECORDED, in_worker=True)
 def on_purchase_recorded(*, purchase_id: int, **_payload) -> None:
-    _queue(tasks.progress_from_purchase, purchase_id)
+    tasks.progress_from_purchase(purchase_id)
 
 
-@events.subscribe(events.PURCHASE_REFUNDED)
+@events.subscribe(events.PURCHASE_REFUNDED, in_worker=True)
 def on_purchase_refunded(*, purchase_id: int, refund_id: int, **_payload) -> None:
-    _queue(tasks.progress_from_refund, purchase_id, refund_id)
+    tasks.progress_from_refund(purchase_id, refund_id)
 
 
 @events.subscribe(REVIEW_PUBLISHED)

@@ -1,33 +1,23 @@
 """Segments: domain-event subscribers (registered in ``SegmentsConfig.ready``).
 
-Events arrive after the loyalty transaction committed, with ids only; each queues one
-task that recomputes the member's statistics (idempotent, so a redelivery is harmless).
-A failure to enqueue is logged, never raised into the purchase that committed: the
-nightly rebuild repairs the row.
+Events arrive in a Celery worker after the loyalty transaction committed, with ids only
+(``loyalty.events``, ``in_worker``); each recomputes the member's statistics (idempotent,
+so a redelivery is harmless). A failure is retried on its own; the nightly rebuild
+repairs the row in any case.
 """
-
-import logging
 
 from loyalty import events
 
-log = logging.getLogger(__name__)
 
-
-@events.subscribe(events.PURCHASE_RECORDED)
+@events.subscribe(events.PURCHASE_RECORDED, in_worker=True)
 def stats_after_purchase(*, member_id: int, **_payload) -> None:
     from .tasks import refresh_member_stats
 
-    try:
-        refresh_member_stats.delay(member_id)
-    except Exception:  # noqa: BLE001 - the purchase already committed
-        log.exception("member statistics for member %s failed", member_id)
+    refresh_member_stats(member_id)
 
 
-@events.subscribe(events.PURCHASE_REFUNDED)
+@events.subscribe(events.PURCHASE_REFUNDED, in_worker=True)
 def stats_after_refund(*, purchase_id: int, **_payload) -> None:
     from .tasks import refresh_member_stats_for_purchase
 
-    try:
-        refresh_member_stats_for_purchase.delay(purchase_id)
-    except Exception:  # noqa: BLE001 - the refund already committed
-        log.exception("member statistics for purchase %s failed", purchase_id)
+    refresh_member_stats_for_purchase(purchase_id)

@@ -130,7 +130,7 @@ def purchase_record(
     # A new order is the usual case: no read first. A replay fails the unique (brand, channel,
     # order_id) insert below and is answered from the first purchase in the IntegrityError branch.
     try:
-        with transaction.atomic():
+        with events.batched(), transaction.atomic():
             purchase = Purchase.objects.create(
                 brand=brand, branch=branch, member=member, channel=channel, order_id=order_id, total=total,
                 purchased_at=purchased_at, api_key=api_key, points_earned=0,
@@ -220,7 +220,7 @@ def purchase_refund(
     are found. Raises ``PurchaseNotFound``, ``PurchaseAlreadyRefunded``,
     ``RefundExceedsTotal``.
     """
-    with transaction.atomic():
+    with events.batched(), transaction.atomic():
         purchases = Purchase.objects.select_for_update().filter(brand=brand, pk=purchase_id)
         if branch is not None:
             purchases = purchases.filter(branch=branch)

@@ -257,13 +257,11 @@ def _rank(tier_id: int) -> int:
     return Tier.objects.filter(pk=tier_id).values_list("rank", flat=True).get()
 
 
-@events.subscribe(events.PURCHASE_RECORDED)
+@events.subscribe(events.PURCHASE_RECORDED, in_worker=True)
 def upgrade_on_purchase(*, member_id: int, **_payload) -> None:
-    """After a purchase committed: upgrade at once (a failure is logged; the review catches up)."""
-    try:
-        member_tier_evaluate(member_id=member_id)
-    except Exception:  # noqa: BLE001 - the purchase already committed
-        log.exception("tier evaluation of member %s failed", member_id)
+    """After a purchase committed, in the worker: upgrade at once (idempotent: a second evaluation
+    finds the member already there; a failure is retried alone, and the nightly review catches up)."""
+    member_tier_evaluate(member_id=member_id)
 
 
 # --- staff override -----------------------------------------------------------------------------

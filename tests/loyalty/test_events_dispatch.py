@@ -1,0 +1,129 @@
+"""Domain events: a purchase's worker subscribers travel as one Celery task.
+
+The purchase request only queues ``loyalty.tasks.events_dispatch`` once (its
+``points_posted`` and ``purchase_recorded`` together); a real worker (Redis, its own
+process and database connection) then upgrades the tier, counts the race, refreshes the
+member's statistics and sends the LINE notices. A subscriber that raises is retried
+alone; postings no worker subscriber wants queue nothing.
+"""
+
+import logging
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from campaigns.leaderboards.models import Race, Standing
+from campaigns.leaderboards.services import race_activate
+from campaigns.segments.models import MemberStats
+from loyalty import events
+from loyalty.models import LedgerEntry, MemberTier, Tier, TierChange, TierProgram
+from loyalty.services.earning import LineInput, purchase_record
+from loyalty.services.ledger import Channel, Source, account_get_or_create, points_post
+from tests import factories
+from tests.messaging.test_celery_worker import (  # noqa: F401 - fixtures
+    _queued_messages,
+    _wait_for,
+    celery_on_redis,
+    redis_url,
+    running_worker,
+)
+
+TOKEN = "events-channel-token"
+TIMEOUT = 30.0
+
+
+@pytest.fixture
+def shop(fake_line):
+    brand = factories.brand_with_program()
+    brand.line_channel_access_token = TOKEN
+    brand.save()
+    fake_line.add_channel(TOKEN)
+    TierProgram.objects.create(brand=brand, metric="spend", period="calendar_year")
+    Tier.objects.create(brand=brand, code="silver", name="ซิลเวอร์", name_en="Silver", rank=1, threshold=Decimal("0"))
+    gold = Tier.objects.create(brand=brand, code="gold", name="โกลด์", name_en="Gold", rank=2,
+                               threshold=Decimal("10000"))
+    member = factories.MemberFactory(brand=brand, line_user_id="U" + "e" * 32, line_reachable=True, language="en")
+    fake_line.add_user(member.line_user_id)
+    return brand, member, gold
+
+
+def _buy(member, order_id: str, total: str):
+    return purchase_record(brand=member.brand, member=member, channel=Channel.POS, order_id=order_id,
+                           total=Decimal(total), lines=[LineInput(amount=Decimal(total))],
+                           purchased_at=timezone.now())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_purchase_queues_one_task_and_a_real_worker_runs_every_subscriber(shop, fake_line, celery_on_redis,
+                                                                             tmp_path):
+    brand, member, gold = shop
+    now = timezone.now()
+    race = Race.objects.create(brand=brand, metric=Race.Metric.SPEND, period=Race.Period.CUSTOM,
+                               starts_at=now - timedelta(hours=1), ends_at=now + timedelta(days=1), top_n=3,
+                               name="แข่งยอดซื้อ", name_en="Top spender")
+    race_activate(race_id=race.pk, now=now - timedelta(hours=1))
+
+    result = _buy(member, "EV-1", "12000.00")
+    assert result.created and result.earned[0].points > 0
+    # Nothing ran in the request but the earn: one task waits for all the subscribers.
+    assert _queued_messages() == 1
+    assert not TierChange.objects.filter(member=member).exists()
+    assert not Standing.objects.filter(race=race).exists()
+    assert not fake_line.inbox(member.line_user_id)
+
+    # A posting no worker subscriber wants (a staff adjustment) queues nothing.
+    account = account_get_or_create(member=member, currency=brand.currencies.get(is_default=True))
+    points_post(account=account, amount=5, kind=LedgerEntry.Kind.ADJUST, idempotency_key="ev-adjust",
+                source=Source(channel=Channel.STAFF, reason="goodwill"))
+    assert _queued_messages() == 1
+
+    with running_worker(broker_url=celery_on_redis.conf.broker_url, line_base_url=fake_line.base_url,
+                        tmp_path=tmp_path) as worker:
+        _wait_for(lambda: TierChange.objects.filter(member=member, kind="upgrade").exists(),
+                  what="the upgrade", timeout=TIMEOUT, worker=worker)
+        # The earned-points notice and the upgrade message, each pushed once.
+        _wait_for(lambda: len(fake_line.inbox(member.line_user_id)) >= 2, what="two LINE messages",
+                  timeout=TIMEOUT, worker=worker)
+        _wait_for(lambda: _queued_messages() == 0, what="an empty queue", timeout=TIMEOUT, worker=worker)
+        assert worker.tasks_received("loyalty.tasks.events_dispatch") == 1
+        assert worker.tasks_received("loyalty.tasks.events_handler_retry") == 0
+        assert "retrying it" not in worker.log()
+
+    assert MemberTier.objects.get(member=member).tier == gold
+    assert Standing.objects.get(race=race, member=member).value == Decimal("12000.00")
+    stats = MemberStats.objects.get(member=member)
+    assert (stats.purchase_count, stats.total_spend) == (1, Decimal("12000.00"))
+    assert len(fake_line.inbox(member.line_user_id)) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_worker_subscriber_is_retried_alone_and_the_others_run_once(shop, monkeypatch, caplog):
+    _brand, member, gold = shop
+    calls = {"flaky": 0, "steady": 0}
+
+    def flaky(*, purchase_id, **_payload):
+        calls["flaky"] += 1
+        if calls["flaky"] == 1:
+            raise RuntimeError("database hiccup")
+
+    def steady(*, purchase_id, **_payload):
+        calls["steady"] += 1
+
+    subscribers = [*events._worker_subscribers[events.PURCHASE_RECORDED], flaky, steady]
+    monkeypatch.setitem(events._worker_subscribers, events.PURCHASE_RECORDED, subscribers)
+
+    with caplog.at_level(logging.ERROR, logger="loyalty.events"):
+        _buy(member, "EV-2", "12000.00")  # eager Celery here: the retry runs at once
+
+    assert calls == {"flaky": 2, "steady": 1}
+    assert any("flaky" in record.getMessage() and "retrying" in record.getMessage() for record in caplog.records)
+    # The real subscribers before it ran once, and the purchase stands.
+    assert MemberTier.objects.get(member=member).tier == gold
+    assert TierChange.objects.filter(member=member).count() == 1
+
+
+def test_a_when_filter_belongs_to_worker_subscribers_only():
+    with pytest.raises(ValueError, match="worker"):
+        events.subscribe(events.POINTS_POSTED, when=lambda payload: True)
