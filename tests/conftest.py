@@ -6,8 +6,9 @@ import pytest
 
 from tests import factories
 
-# The browser fixtures (one Chromium per session, outside requests blocked) for every test folder.
-pytest_plugins = ["tests.browser_support"]
+# The browser fixtures (one Chromium per session, outside requests blocked) and the real Celery
+# worker on Redis, for every test folder.
+pytest_plugins = ["tests.browser_support", "tests.celery_support"]
 
 
 def pytest_configure(config):

@@ -22,13 +22,7 @@ from loyalty.models import LedgerEntry, MemberTier, Tier, TierChange, TierProgra
 from loyalty.services.earning import LineInput, purchase_record
 from loyalty.services.ledger import Channel, Source, account_get_or_create, points_post
 from tests import factories
-from tests.messaging.test_celery_worker import (  # noqa: F401 - fixtures
-    _queued_messages,
-    _wait_for,
-    celery_on_redis,
-    redis_url,
-    running_worker,
-)
+from tests.celery_support import queued_messages, running_worker, wait_for
 
 TOKEN = "events-channel-token"
 TIMEOUT = 30.0
@@ -68,7 +62,7 @@ def test_a_purchase_queues_one_task_and_a_real_worker_runs_every_subscriber(shop
     result = _buy(member, "EV-1", "12000.00")
     assert result.created and result.earned[0].points > 0
     # Nothing ran in the request but the earn: one task waits for all the subscribers.
-    assert _queued_messages() == 1
+    assert queued_messages() == 1
     assert not TierChange.objects.filter(member=member).exists()
     assert not Standing.objects.filter(race=race).exists()
     assert not fake_line.inbox(member.line_user_id)
@@ -77,16 +71,16 @@ def test_a_purchase_queues_one_task_and_a_real_worker_runs_every_subscriber(shop
     account = account_get_or_create(member=member, currency=brand.currencies.get(is_default=True))
     points_post(account=account, amount=5, kind=LedgerEntry.Kind.ADJUST, idempotency_key="ev-adjust",
                 source=Source(channel=Channel.STAFF, reason="goodwill"))
-    assert _queued_messages() == 1
+    assert queued_messages() == 1
 
     with running_worker(broker_url=celery_on_redis.conf.broker_url, line_base_url=fake_line.base_url,
                         tmp_path=tmp_path) as worker:
-        _wait_for(lambda: TierChange.objects.filter(member=member, kind="upgrade").exists(),
+        wait_for(lambda: TierChange.objects.filter(member=member, kind="upgrade").exists(),
                   what="the upgrade", timeout=TIMEOUT, worker=worker)
         # The earned-points notice and the upgrade message, each pushed once.
-        _wait_for(lambda: len(fake_line.inbox(member.line_user_id)) >= 2, what="two LINE messages",
+        wait_for(lambda: len(fake_line.inbox(member.line_user_id)) >= 2, what="two LINE messages",
                   timeout=TIMEOUT, worker=worker)
-        _wait_for(lambda: _queued_messages() == 0, what="an empty queue", timeout=TIMEOUT, worker=worker)
+        wait_for(lambda: queued_messages() == 0, what="an empty queue", timeout=TIMEOUT, worker=worker)
         assert worker.tasks_received("loyalty.tasks.events_dispatch") == 1
         assert worker.tasks_received("loyalty.tasks.events_handler_retry") == 0
         assert "retrying it" not in worker.log()
