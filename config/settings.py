@@ -309,6 +309,9 @@ SMS_BACKEND = os.environ.get("SMS_BACKEND", "members.sms.ConsoleBackend")
 CASHIER_VOID_WINDOW_MINUTES = int(os.environ.get("CASHIER_VOID_WINDOW_MINUTES", "30"))
 CASHIER_LOOKUPS_PER_10_MINUTES = int(os.environ.get("CASHIER_LOOKUPS_PER_10_MINUTES", "30"))
 CLAIM_WRONG_CODES_PER_HOUR = int(os.environ.get("CLAIM_WRONG_CODES_PER_HOUR", "10"))
+# Seconds a process keeps a brand's earn rules, policy, promotions and tier-program state for
+# purchases (loyalty.services.earn_config); a change saved in the same process applies at once.
+EARN_CONFIG_TTL = 5
 
 # Shared cache (rate limits): Redis when CACHE_URL is set, else per-process memory.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["CACHE_URL"]}

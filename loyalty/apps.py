@@ -6,4 +6,9 @@ class LoyaltyConfig(AppConfig):
 
     def ready(self) -> None:
         from . import expiry_tasks  # noqa: F401 - registers the expiry Celery tasks (tasks.py holds the tier ones)
-        from .services import tiers  # noqa: F401 - subscribes the upgrade-on-purchase handler
+        from .services import (
+            earn_config,
+            tiers,  # noqa: F401 - subscribes the upgrade-on-purchase handler
+        )
+
+        earn_config.connect_signals()

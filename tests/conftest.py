@@ -80,3 +80,13 @@ def pos_client(brand):
     _key, raw = factories.api_key(brand=brand)
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw}")
     return client
+
+
+@pytest.fixture(autouse=True)
+def _earn_config_cache_per_test():
+    """Each test starts without cached earn configuration (ids of rolled-back rows can come back)."""
+    from loyalty.services import earn_config
+
+    earn_config.clear()
+    yield
+    earn_config.clear()

@@ -46,10 +46,10 @@ from django.utils.translation import gettext as _
 from loyalty.models import EarnPolicy, EarnRule, PointCurrency, Promotion, PromotionAward
 from loyalty.models.rules import ROUNDING_MODES, Rounding
 
+from .earn_config import RECENT, EarnSetup, earn_setup
 from .ledger import BANGKOK
 
 CENT = Decimal("0.01")
-RECENT = timedelta(days=7)  # promotions that ended or start this close to the bill are explained too
 _UNSET = object()
 
 
@@ -143,35 +143,29 @@ def earn_currencies(*, brand) -> list[PointCurrency]:
     brand uses a currency of another brand that is not shared with it (a broken setup
     must not credit anyone).
     """
-    return earn_setup(brand=brand)[0]
+    return earn_setup(brand=brand).currencies
 
 
-def earn_setup(*, brand) -> tuple[list[PointCurrency], list[EarnRule]]:
-    """``earn_currencies`` and the brand's active rules in those currencies, read once.
+def member_tier(member, *, setup: EarnSetup | None = None):
+    """The member's current tier, or None (no member, or the brand's tier program is off).
 
-    ``purchase_record`` passes both to ``earn_compute`` so one purchase reads them once.
+    With a cached ``setup`` the program's state and the entry tier come from it: one query
+    (the member's ``MemberTier``) instead of three.
     """
-    rules = list(EarnRule.objects.filter(brand=brand, is_active=True).select_related("currency"))
-    shared_ids = (set(PointCurrency.objects.filter(shared_with=brand).values_list("pk", flat=True))
-                  if any(rule.currency.brand_id != brand.pk for rule in rules) else set())
-    currencies = {}
-    for rule in rules:
-        currency = rule.currency
-        if currency.brand_id != brand.pk and currency.pk not in shared_ids:
-            raise ValueError(f"earn rule {rule.pk} uses currency {currency.pk} of another brand, not shared "
-                             f"with brand {brand.pk}")
-        currencies[currency.pk] = currency
-    ordered = sorted(currencies.values(), key=lambda c: (not (c.is_default and c.brand_id == brand.pk), c.code, c.pk))
-    return ordered, rules
-
-
-def member_tier(member):
-    """The member's current tier, or None (no member, or the brand's tier program is off)."""
     if member is None:
         return None
     from .tiers import member_tier as current_tier  # tiers imports nothing from here; keep the import local
 
-    return current_tier(member)
+    if setup is None or setup.read_at is None:
+        return current_tier(member)
+    if setup.tier_program == "off":
+        return None
+    from loyalty.models import MemberTier
+
+    row = MemberTier.objects.select_related("tier").filter(member_id=member.pk).first()
+    if row is not None:
+        return row.tier
+    return setup.entry_tier if setup.tier_program == "on" else None
 
 
 def _lines(lines, total: Decimal, result: CurrencyEarn) -> list[_Line]:
@@ -418,36 +412,41 @@ def _promotions(promotions: list[Promotion], lines: list[_Line], *, member, tier
 
 def earn_compute(*, brand, member, channel: str, branch, total: Decimal, lines, at: datetime,
                  currency: PointCurrency | None = None, tier=_UNSET,
-                 include_inactive: bool = False, setup: tuple[list, list] | None = None) -> list[CurrencyEarn]:
+                 include_inactive: bool = False, setup: EarnSetup | None = None) -> list[CurrencyEarn]:
     """What a bill earns, one ``CurrencyEarn`` per currency the brand earns in (or only ``currency``).
 
     Reads only; writes nothing. ``member`` may be None (a preview): then per-member caps
     are not checked and ``tier`` (a ``Tier`` or None) stands for the member's tier.
     ``include_inactive`` also applies promotions saved inactive (the staff preview).
-    ``setup``: what ``earn_setup(brand=brand)`` returned, when the caller already read it.
+    ``setup``: what ``earn_setup(brand=brand)`` returned, when the caller already read it (a
+    cached snapshot also brings the policy, the promotions and the tier program's state).
     For race-free per-member caps the caller holds the lock on the member's accounts.
     Raises ``ValueError`` when a rule uses another brand's unshared currency.
     """
     total = Decimal(total).quantize(CENT)
     if currency is not None:
-        currencies = [currency]
+        currencies, setup = [currency], None
     else:
-        currencies, brand_rules = setup if setup is not None else earn_setup(brand=brand)
+        setup = setup if setup is not None else earn_setup(brand=brand)
+        currencies = setup.currencies
     if not currencies:
         return []
-    policy = EarnPolicy.objects.filter(brand=brand).first() or EarnPolicy(brand=brand)
+    policy = setup.policy if setup is not None and setup.policy is not None else (
+        EarnPolicy.objects.filter(brand=brand).first() or EarnPolicy(brand=brand))
     if tier is _UNSET:
-        tier = member_tier(member)
+        tier = member_tier(member, setup=setup)
     branch_id = branch.pk if branch is not None else None
     if currency is not None:
         rules = list(EarnRule.objects.filter(brand=brand, is_active=True, currency__in=currencies))
     else:  # every active rule of the brand is in one of its earn currencies
-        rules = brand_rules
-    promotions = Promotion.objects.filter(brand=brand, currency__in=currencies, ends_at__gt=at - RECENT,
-                                          starts_at__lte=at + RECENT)
-    if not include_inactive:
-        promotions = promotions.filter(is_active=True)
-    promotions = list(promotions.prefetch_related("tiers", "branches").order_by("priority", "id"))
+        rules = setup.rules
+    promotions = setup.promotions_for(at) if setup is not None and not include_inactive else None
+    if promotions is None:
+        promotions = Promotion.objects.filter(brand=brand, currency__in=currencies, ends_at__gt=at - RECENT,
+                                              starts_at__lte=at + RECENT)
+        if not include_inactive:
+            promotions = promotions.filter(is_active=True)
+        promotions = list(promotions.prefetch_related("tiers", "branches").order_by("priority", "id"))
     results = []
     for current in currencies:
         result = CurrencyEarn(currency=current)

@@ -21,7 +21,8 @@ from loyalty.models import LedgerEntry, PromotionAward, Purchase, PurchaseLine, 
 from members.errors import MemberInactive
 from members.models import Branch, Brand, Member
 
-from .earn_engine import CurrencyEarn, LineInput, earn_compute, earn_setup
+from .earn_config import earn_setup
+from .earn_engine import CurrencyEarn, LineInput, earn_compute
 from .ledger import (
     Channel,
     Kind,
@@ -135,8 +136,8 @@ def purchase_record(
                 brand=brand, branch=branch, member=member, channel=channel, order_id=order_id, total=total,
                 purchased_at=purchased_at, api_key=api_key, points_earned=0,
             )
-            setup = earn_setup(brand=brand)
-            currencies = setup[0]
+            setup = earn_setup(brand=brand, cached=True)
+            currencies = setup.currencies
             labels = _currency_labels(currencies, brand.pk)
             PurchaseLine.objects.bulk_create(
                 PurchaseLine(purchase=purchase, sku=line.sku, category=line.category,
@@ -164,6 +165,7 @@ def purchase_record(
                                   details=_earn_details(result)),
                     expires_at=lot_expiry(currency=currency, earned_at=purchased_at),
                     account_locked=True,
+                    new_key=True,  # the key names the purchase this transaction just inserted
                 )
                 earned.append(EarnedPoints(currency.code, entry.amount, entry.balance_after))
                 awards += [PromotionAward(promotion=award.promotion, member=member, purchase=purchase,

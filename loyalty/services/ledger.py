@@ -136,6 +136,7 @@ def points_post(
     expires_at: datetime | None = None,
     prefer_lot: PointLot | None = None,
     account_locked: bool = False,
+    new_key: bool = False,
 ) -> LedgerEntry:
     """Credit (``amount > 0``) or debit (``amount < 0``) ``account`` exactly once per key.
 
@@ -146,9 +147,21 @@ def points_post(
     ``account_locked=True``: the caller already holds ``SELECT ... FOR UPDATE`` on this row in
     the current transaction and passes that instance (its ``balance`` is current and is kept
     current). The row is not locked again and the key is checked once, under that lock.
+
+    ``new_key=True`` (a credit on a locked account only): the caller knows no entry can hold the
+    key yet, because it derives it from a row its own transaction just inserted under a unique
+    constraint (a purchase's earn). The key is not looked up and no savepoint is taken; the
+    entries' unique key still refuses a duplicate, and then the caller's whole transaction fails.
     """
     if not isinstance(amount, int) or isinstance(amount, bool) or amount == 0:
         raise ValueError("amount must be a non-zero integer")
+    if new_key:
+        if not account_locked or amount < 0:
+            raise ValueError("new_key=True is for credits on an account the caller holds locked")
+        if not transaction.get_connection().in_atomic_block:
+            raise RuntimeError("account_locked=True needs the caller's transaction holding the account lock")
+        return _write(account, amount=amount, kind=kind, idempotency_key=idempotency_key, source=source,
+                      expires_at=expires_at)
     if account_locked:
         return _post_locked(account, amount=amount, kind=kind, idempotency_key=idempotency_key, source=source,
                             expires_at=expires_at, prefer_lot=prefer_lot)

@@ -1,0 +1,112 @@
+"""A brand's earn configuration, read once per purchase, or from a short per-process cache.
+
+``purchase_record`` runs on every till: reading the rules, policy, promotions and the
+tier program's state anew for each bill is five queries that staff change a few times a
+week. ``earn_setup(brand=..., cached=True)`` keeps one snapshot per brand in this process
+for ``EARN_CONFIG_TTL`` seconds (settings, default 5). A save, delete or many-to-many
+change of any model it holds, in this process, drops every snapshot at once (signals,
+connected in ``LoyaltyConfig.ready``); other processes see the change within the TTL.
+The staff preview, the cashier preview and every other caller read uncached.
+
+Promotions: the snapshot holds every active promotion of the brand's earn currencies
+that ended less than ``RECENT`` + one day before it was read (later ones included); a
+bill dated earlier than a day before the snapshot reads its promotions from the
+database instead.
+"""
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.utils import timezone
+
+from loyalty.models import EarnPolicy, EarnRule, PointCurrency, Promotion, Tier, TierProgram
+
+RECENT = timedelta(days=7)  # promotions that ended or start this close to the bill are explained too
+MARGIN = timedelta(days=1)  # a cached snapshot serves bills dated up to this long before it was read
+
+_cache: dict[int, tuple[float, "EarnSetup"]] = {}
+_lock = threading.Lock()
+
+
+@dataclass
+class EarnSetup:
+    currencies: list[PointCurrency]
+    rules: list[EarnRule]
+    policy: EarnPolicy | None = None
+    promotions: list[Promotion] | None = None  # None: read per bill
+    read_at: datetime | None = None
+    tier_program: str = "none"  # "none", "off" (switched off: nobody has a tier) or "on"
+    entry_tier: Tier | None = None
+
+    def promotions_for(self, at: datetime) -> list[Promotion] | None:
+        """The promotions a bill dated ``at`` may meet (as the query would find them), or None."""
+        if self.promotions is None or self.read_at is None or at < self.read_at - MARGIN:
+            return None
+        return [p for p in self.promotions if p.ends_at > at - RECENT and p.starts_at <= at + RECENT]
+
+
+def read_setup(*, brand, full: bool = False) -> EarnSetup:
+    """The brand's active rules and the currencies they earn in (default first, then by code).
+
+    ``full`` also reads the policy, the promotions and the tier program (what a cached
+    snapshot holds). Raises ``ValueError`` when a rule uses another brand's unshared currency.
+    """
+    rules = list(EarnRule.objects.filter(brand=brand, is_active=True).select_related("currency"))
+    shared_ids = (set(PointCurrency.objects.filter(shared_with=brand).values_list("pk", flat=True))
+                  if any(rule.currency.brand_id != brand.pk for rule in rules) else set())
+    currencies = {}
+    for rule in rules:
+        currency = rule.currency
+        if currency.brand_id != brand.pk and currency.pk not in shared_ids:
+            raise ValueError(f"earn rule {rule.pk} uses currency {currency.pk} of another brand, not shared "
+                             f"with brand {brand.pk}")
+        currencies[currency.pk] = currency
+    ordered = sorted(currencies.values(), key=lambda c: (not (c.is_default and c.brand_id == brand.pk), c.code, c.pk))
+    setup = EarnSetup(currencies=ordered, rules=rules)
+    if full and ordered:
+        now = timezone.now()
+        setup.read_at = now
+        setup.policy = EarnPolicy.objects.filter(brand=brand).first() or EarnPolicy(brand=brand)
+        setup.promotions = list(
+            Promotion.objects.filter(brand=brand, currency__in=ordered, is_active=True,
+                                     ends_at__gt=now - RECENT - MARGIN)
+            .prefetch_related("tiers", "branches").order_by("priority", "id"))
+        program = TierProgram.objects.filter(brand_id=brand.pk).only("is_active").first()
+        setup.tier_program = "none" if program is None else ("on" if program.is_active else "off")
+        if program is not None:
+            first = Tier.objects.filter(brand_id=brand.pk).order_by("rank").first()
+            setup.entry_tier = first if first is not None and first.threshold == 0 else None
+    return setup
+
+
+def earn_setup(*, brand, cached: bool = False) -> EarnSetup:
+    """``read_setup(brand=brand)``; with ``cached``, the whole snapshot from this process's cache."""
+    if not cached:
+        return read_setup(brand=brand)
+    ttl = float(getattr(settings, "EARN_CONFIG_TTL", 5))
+    found = _cache.get(brand.pk)
+    now = time.monotonic()
+    if found is not None and found[0] > now:
+        return found[1]
+    setup = read_setup(brand=brand, full=True)
+    if ttl > 0:
+        with _lock:
+            _cache[brand.pk] = (now + ttl, setup)
+    return setup
+
+
+def clear(**_kwargs) -> None:
+    with _lock:
+        _cache.clear()
+
+
+def connect_signals() -> None:
+    for model in (EarnRule, EarnPolicy, Promotion, PointCurrency, TierProgram, Tier):
+        post_save.connect(clear, sender=model, dispatch_uid=f"earn_setup_clear_save_{model.__name__}")
+        post_delete.connect(clear, sender=model, dispatch_uid=f"earn_setup_clear_delete_{model.__name__}")
+    for through in (Promotion.tiers.through, Promotion.branches.through, PointCurrency.shared_with.through):
+        m2m_changed.connect(clear, sender=through, dispatch_uid=f"earn_setup_clear_m2m_{through.__name__}")

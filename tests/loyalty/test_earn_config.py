@@ -1,0 +1,107 @@
+"""The per-process earn configuration cache (loyalty.services.earn_config).
+
+A purchase reads the brand's rules, policy, promotions and tier-program state from a
+snapshot this process keeps for ``EARN_CONFIG_TTL`` seconds. A change saved in this process
+applies to the very next bill; a change this process did not see (another process's
+save, here a queryset update that sends no signal) applies once the snapshot is older
+than the TTL. A bill dated before the snapshot's window reads promotions from the database.
+"""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from loyalty.models import EarnPolicy, EarnRule, Promotion, Tier, TierProgram
+from loyalty.services import earn_config
+from loyalty.services.earning import LineInput, purchase_record
+from loyalty.services.ledger import Channel
+
+
+def buy(member, order_id: str, total: str = "250.00", at=None):
+    return purchase_record(brand=member.brand, member=member, channel=Channel.POS, order_id=order_id,
+                           total=Decimal(total), lines=[LineInput(amount=Decimal(total), sku="LATTE")],
+                           purchased_at=at or timezone.now())
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch, settings):
+    settings.EARN_CONFIG_TTL = 5
+    fake = Clock()
+    monkeypatch.setattr(earn_config.time, "monotonic", fake.monotonic)
+    return fake
+
+
+def test_a_rule_saved_in_this_process_applies_to_the_next_bill(member, clock):
+    assert buy(member, "A-1").points_earned == 10  # 1 point per 25 THB; the snapshot is read
+    rule = EarnRule.objects.get(brand=member.brand)
+    rule.points = 2
+    rule.save()
+    assert buy(member, "A-2").points_earned == 20
+
+
+def test_a_promotion_and_its_tiers_saved_in_this_process_apply_at_once(member, clock):
+    brand = member.brand
+    assert buy(member, "P-1").points_earned == 10
+    now = timezone.now()
+    promotion = Promotion.objects.create(brand=brand, currency=brand.currencies.get(is_default=True), name="x2",
+                                         kind=Promotion.Kind.MULTIPLIER, multiplier=Decimal("2"),
+                                         starts_at=now - timedelta(hours=1), ends_at=now + timedelta(days=1))
+    assert buy(member, "P-2").points_earned == 20
+    TierProgram.objects.create(brand=brand, metric="spend", period="calendar_year")
+    gold = Tier.objects.create(brand=brand, code="gold", name="โกลด์", rank=1, threshold=Decimal("100000"))
+    promotion.tiers.add(gold)  # a many-to-many change: only Gold members now
+    assert buy(member, "P-3").points_earned == 10
+
+
+def test_a_change_this_process_did_not_see_applies_once_the_snapshot_is_older_than_the_ttl(member, clock):
+    assert buy(member, "T-1").points_earned == 10
+    # As another process's save would: no signal reaches this process.
+    EarnRule.objects.filter(brand=member.brand).update(points=3)
+    clock.now += 4.9
+    assert buy(member, "T-2").points_earned == 10  # still the snapshot
+    clock.now += 0.2
+    assert buy(member, "T-3").points_earned == 30
+    EarnPolicy.objects.create(brand=member.brand, rounding="up")
+    assert buy(member, "T-4", total="260.00").points_earned == 32  # 31.2 rounded up, at once (a save)
+
+
+def test_a_switched_off_tier_program_in_the_snapshot_gives_no_multiplier(member, clock):
+    brand = member.brand
+    program = TierProgram.objects.create(brand=brand, metric="spend", period="calendar_year")
+    Tier.objects.create(brand=brand, code="base", name="เบสิก", rank=1, threshold=Decimal("0"),
+                        earn_multiplier=Decimal("2"))
+    assert buy(member, "S-1").points_earned == 20  # the entry tier, from the snapshot, doubles
+    program.is_active = False
+    program.save()
+    assert buy(member, "S-2").points_earned == 10
+
+
+def test_a_bill_dated_before_the_snapshot_window_reads_its_promotions_from_the_database(member, clock):
+    brand = member.brand
+    now = timezone.now()
+    # A promotion that ended ten days ago: outside the snapshot, which holds those that ended at most
+    # RECENT + MARGIN (8 days) before it was read.
+    Promotion.objects.create(brand=brand, currency=brand.currencies.get(is_default=True), name="old x2",
+                             kind=Promotion.Kind.MULTIPLIER, multiplier=Decimal("2"),
+                             starts_at=now - timedelta(days=20), ends_at=now - timedelta(days=10))
+    assert buy(member, "L-1").points_earned == 10
+    assert earn_config.earn_setup(brand=brand, cached=True).promotions == []
+    late = buy(member, "L-2", at=now - timedelta(days=12))  # a till that was offline sends an old bill
+    assert late.points_earned == 20
+
+
+def test_without_a_ttl_nothing_is_kept(member, settings):
+    settings.EARN_CONFIG_TTL = 0
+    assert buy(member, "Z-1").points_earned == 10
+    EarnRule.objects.filter(brand=member.brand).update(points=3)
+    assert buy(member, "Z-2").points_earned == 30
