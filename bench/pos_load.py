@@ -948,7 +948,7 @@ def run_profile(args: argparse.Namespace) -> int:
     for query in one:
         print(f"  {query['time']} s  {query['sql'][:150]}")
     text = io.StringIO()
-    pstats.Stats(profiler, stream=text).sort_stats(args.sort).print_stats(45)
+    pstats.Stats(profiler, stream=text).sort_stats(args.sort).print_stats(os.environ.get("TAEM_PROFILE_FILTER", ""), 45)
     print(text.getvalue())
     return 0
 

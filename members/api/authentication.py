@@ -29,7 +29,11 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         raw_key = raw_key.strip()
         if not raw_key:
             raise exceptions.AuthenticationFailed(_("Missing API key."))
-        key = ApiKey.objects.select_related("brand", "branch").filter(key_digest=ApiKey.digest(raw_key)).first()
+        # The brand's LINE credentials are encrypted at rest: not decrypted on every request (a view that
+        # needs them loads them when it reads them).
+        key = (ApiKey.objects.select_related("brand", "branch")
+               .defer("brand__line_channel_secret", "brand__line_channel_access_token")
+               .filter(key_digest=ApiKey.digest(raw_key)).first())
         if key is None or not key.is_active or not key.brand.is_active:
             raise exceptions.AuthenticationFailed(_("Invalid or revoked API key."))
         now = timezone.now()
