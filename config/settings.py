@@ -217,6 +217,11 @@ CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup closes every database connection before and after each task unless this is set:
+# a new PostgreSQL connection (a server process forked, a SCRAM handshake) per task cost the worker more
+# CPU than most tasks themselves (bench/pos_load.py). Workers keep connections as web processes do;
+# config/celery.py applies Django's own rule (CONN_MAX_AGE, health checks) at each task's start and end.
+CELERY_DB_REUSE_MAX = 1_000_000
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
