@@ -8,7 +8,7 @@ FAKE_LINE_PORT ?= 8099
 FAKE_LINE := http://127.0.0.1:$(FAKE_LINE_PORT)
 STAMP := $(VENV)/.installed
 
-.PHONY: run simulate test bench-webhook bench-nightly bench-leaderboard bench-segments bench-dashboard bench-broadcast install assets lint messages clean prod-local prod-local-stop bench-ledger-load bench-faults bench-pos bench-pos-pgbench
+.PHONY: run simulate test bench-webhook bench-nightly bench-leaderboard bench-segments bench-dashboard bench-broadcast install assets lint messages clean prod-local prod-local-stop bench-ledger-load bench-faults bench-pos bench-pos-pgbench bench-worker-cpu
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -146,6 +146,12 @@ bench-pos: install
 bench-pos-pgbench: install
 	@url="$$(./scripts/ensure_postgres.sh)" && DATABASE_URL="$${url%/*}/taem_bench" && export DATABASE_URL && \
 	  $(PY) -m bench.pos_load --pgbench $(ARGS)
+
+# The Celery worker's CPU per purchase (figures in BENCHMARKS.md): make bench-worker-cpu ARGS='--profile'
+bench-worker-cpu: install
+	@./scripts/ensure_redis.sh >/dev/null
+	@url="$$(./scripts/ensure_postgres.sh)" && DATABASE_URL="$${url%/*}/taem_bench" && export DATABASE_URL && \
+	  $(PY) -m bench.worker_cpu $(ARGS)
 
 # Faults under load on throwaway servers of its own (PostgreSQL restart, Redis stopped, LINE 500/429);
 # the shared PostgreSQL and Redis are never touched. Options: make bench-faults ARGS='--only redis'
