@@ -14,9 +14,9 @@ Two kinds of subscriber:
   event of the block: a purchase's ``points_posted`` and ``purchase_recorded`` travel as
   one task), and the worker calls each of the event's worker subscribers in turn. A
   subscriber that raises is retried alone (``events_handler_retry``), so the others are
-  not run twice. The task is acknowledged late: a worker lost mid-way redelivers it, so a
-  worker subscriber must be idempotent per event (each one was already a late-acknowledged
-  task of its own before).
+  not run twice. The task is acknowledged late and rejected (so redelivered) when its worker
+  process is lost, so a worker subscriber must be idempotent per event (each one was already
+  a late-acknowledged task of its own before).
 """
 
 import contextlib
@@ -68,12 +68,16 @@ def worker_handler(event: str, name: str) -> Callable[..., None] | None:
 
 def emit(event: str, **payload) -> None:
     """Deliver ``event`` to its subscribers once the current transaction commits."""
+    batch = _current_batch()
 
     def deliver() -> None:
         for handler in list(_subscribers[event]):
             handler(**payload)
         if any(_wanted(handler, payload) for handler in _worker_subscribers[event]):
-            _queue(event, payload)
+            if batch is not None and not batch.sent:
+                batch.items.append([event, payload])
+            else:
+                _send([[event, payload]])
 
     transaction.on_commit(deliver)
 
@@ -83,12 +87,22 @@ def _wanted(handler: Callable, payload: dict) -> bool:
     return when is None or when(payload)
 
 
-def _queue(event: str, payload: dict) -> None:
+class _Batch:
+    def __init__(self) -> None:
+        self.items: list = []
+        self.sent = False
+
+    def send(self) -> None:
+        if self.sent:
+            return
+        self.sent = True
+        if self.items:
+            _send(self.items)
+
+
+def _current_batch() -> "_Batch | None":
     stack = getattr(_local, "batches", None)
-    if stack:
-        stack[-1].append([event, payload])
-    else:
-        _send([[event, payload]])
+    return stack[-1] if stack else None
 
 
 def _send(batch: list) -> None:
@@ -102,19 +116,24 @@ def _send(batch: list) -> None:
 
 @contextlib.contextmanager
 def batched() -> Iterator[None]:
-    """Send the worker share of every event committed inside the block as one task, at its end.
+    """Send the worker share of every event emitted inside the block as one task, once committed.
 
-    Events whose transaction commits only after the block (an outer transaction was open)
-    are sent on their own when it does.
+    Left outside any transaction, the block's own transactions have committed: the task goes at
+    once. Left inside an outer transaction (a cashier's award, a purchase for a new phone
+    number), it goes when that transaction commits, after the events' own callbacks; if it rolls
+    back, nothing goes.
     """
     stack = _local.__dict__.setdefault("batches", [])
-    stack.append([])
+    batch = _Batch()
+    stack.append(batch)
     try:
         yield
     finally:
-        batch = stack.pop()
-        if batch:
-            _send(batch)
+        stack.pop()
+        if transaction.get_connection().in_atomic_block:
+            transaction.on_commit(batch.send)
+        else:
+            batch.send()
 
 
 def dispatch(batch: list) -> int:

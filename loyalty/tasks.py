@@ -28,7 +28,7 @@ def award_tier_birthdays(day: str | None = None) -> int:
     return tier_birthday_awards_run(today=date.fromisoformat(day) if day else None)
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, reject_on_worker_lost=True)
 def events_dispatch(batch: list) -> int:
     """The worker subscribers of a committed block's domain events (``loyalty.events``)."""
     from . import events
@@ -36,7 +36,8 @@ def events_dispatch(batch: list) -> int:
     return events.dispatch(batch)
 
 
-@shared_task(acks_late=True, autoretry_for=(Exception,), max_retries=8, retry_backoff=5, retry_backoff_max=600)
+@shared_task(acks_late=True, reject_on_worker_lost=True, autoretry_for=(Exception,), dont_autoretry_for=(LookupError,),
+             max_retries=8, retry_backoff=5, retry_backoff_max=600)
 def events_handler_retry(event: str, handler: str, payload: dict) -> None:
     """One worker subscriber of one event again, after it raised in ``events_dispatch``."""
     from . import events

@@ -4,8 +4,11 @@
 tier program's state anew for each bill is five queries that staff change a few times a
 week. ``earn_setup(brand=..., cached=True)`` keeps one snapshot per brand in this process
 for ``EARN_CONFIG_TTL`` seconds (settings, default 5). A save, delete or many-to-many
-change of any model it holds, in this process, drops every snapshot at once (signals,
-connected in ``LoyaltyConfig.ready``); other processes see the change within the TTL.
+change of any model it holds, in this process, drops every snapshot at once and again when
+it commits (signals, connected in ``LoyaltyConfig.ready``); other processes see the change
+within the TTL. A snapshot read inside a transaction is used but not kept. A purchase that
+would award a promotion deleted since the snapshot was read is rolled back and recorded
+again from the database (``purchase_record``).
 The staff preview, the cashier preview and every other caller read uncached.
 
 Promotions: the snapshot holds every active promotion of the brand's earn currencies
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils import timezone
 
@@ -93,7 +97,8 @@ def earn_setup(*, brand, cached: bool = False) -> EarnSetup:
     if found is not None and found[0] > now:
         return found[1]
     setup = read_setup(brand=brand, full=True)
-    if ttl > 0:
+    # Kept only when read outside a transaction: one that rolls back must not leave what it saw.
+    if ttl > 0 and not transaction.get_connection().in_atomic_block:
         with _lock:
             _cache[brand.pk] = (now + ttl, setup)
     return setup
@@ -104,9 +109,16 @@ def clear(**_kwargs) -> None:
         _cache.clear()
 
 
+def _changed(**_kwargs) -> None:
+    """A configuration row changed: drop the snapshots now, and again once the change commits (a
+    purchase in another thread of this process may read the old state in between)."""
+    clear()
+    transaction.on_commit(clear)
+
+
 def connect_signals() -> None:
     for model in (EarnRule, EarnPolicy, Promotion, PointCurrency, TierProgram, Tier):
-        post_save.connect(clear, sender=model, dispatch_uid=f"earn_setup_clear_save_{model.__name__}")
-        post_delete.connect(clear, sender=model, dispatch_uid=f"earn_setup_clear_delete_{model.__name__}")
+        post_save.connect(_changed, sender=model, dispatch_uid=f"earn_setup_clear_save_{model.__name__}")
+        post_delete.connect(_changed, sender=model, dispatch_uid=f"earn_setup_clear_delete_{model.__name__}")
     for through in (Promotion.tiers.through, Promotion.branches.through, PointCurrency.shared_with.through):
-        m2m_changed.connect(clear, sender=through, dispatch_uid=f"earn_setup_clear_m2m_{through.__name__}")
+        m2m_changed.connect(_changed, sender=through, dispatch_uid=f"earn_setup_clear_m2m_{through.__name__}")

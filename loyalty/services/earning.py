@@ -17,11 +17,12 @@ from django.utils import timezone
 from config.domain import ValidationFailed
 from loyalty import events
 from loyalty.errors import IdempotencyConflict, PurchaseAlreadyRefunded, PurchaseNotFound, RefundExceedsTotal
-from loyalty.models import LedgerEntry, PromotionAward, Purchase, PurchaseLine, PurchaseRefund
+from loyalty.models import LedgerEntry, Promotion, PromotionAward, Purchase, PurchaseLine, PurchaseRefund
 from members.errors import MemberInactive
 from members.models import Branch, Brand, Member
 
-from .earn_config import earn_setup
+from . import earn_config
+from .earn_config import EarnSetup, earn_setup
 from .earn_engine import CurrencyEarn, LineInput, earn_compute
 from .ledger import (
     Channel,
@@ -128,6 +129,23 @@ def purchase_record(
             return _result(existing, created=False)
         raise MemberInactive()
 
+    args = {"brand": brand, "member": member, "channel": channel, "order_id": order_id, "total": total,
+            "lines": lines, "purchased_at": purchased_at, "branch": branch, "api_key": api_key}
+    try:
+        return _record(**args, setup=earn_setup(brand=brand, cached=True))
+    except _StaleSetup:
+        # A promotion this process's earn configuration snapshot still held is gone (deleted by
+        # another process within the last EARN_CONFIG_TTL seconds): nothing was written; again, read fresh.
+        earn_config.clear()
+        return _record(**args, setup=earn_setup(brand=brand))
+
+
+class _StaleSetup(Exception):
+    """Raised inside the purchase's transaction (rolled back) when the cached earn configuration is stale."""
+
+
+def _record(*, brand: Brand, member: Member, channel: str, order_id: str, total: Decimal, lines: list[LineInput],
+            purchased_at: datetime, branch: Branch | None, api_key, setup: EarnSetup) -> PurchaseResult:
     # A new order is the usual case: no read first. A replay fails the unique (brand, channel,
     # order_id) insert below and is answered from the first purchase in the IntegrityError branch.
     try:
@@ -136,7 +154,6 @@ def purchase_record(
                 brand=brand, branch=branch, member=member, channel=channel, order_id=order_id, total=total,
                 purchased_at=purchased_at, api_key=api_key, points_earned=0,
             )
-            setup = earn_setup(brand=brand, cached=True)
             currencies = setup.currencies
             labels = _currency_labels(currencies, brand.pk)
             PurchaseLine.objects.bulk_create(
@@ -173,6 +190,10 @@ def purchase_record(
                 if is_default:
                     purchase.points_earned = entry.amount
                     purchase.balance_after = entry.balance_after
+            if awards and setup.read_at is not None:  # a cached snapshot: its promotions must still exist
+                given = {award.promotion_id for award in awards}
+                if len(Promotion.objects.filter(pk__in=given).values_list("pk", flat=True)) != len(given):
+                    raise _StaleSetup()
             PromotionAward.objects.bulk_create(awards)
             Purchase.objects.filter(pk=purchase.pk).update(points_earned=purchase.points_earned,
                                                            balance_after=purchase.balance_after)

@@ -11,6 +11,7 @@ import time
 
 import pytest
 from celery.fixups.django import DjangoWorkerFixup
+from celery.signals import task_postrun, task_prerun
 from django.db import connection
 
 from config.celery import _database_connections_as_django_keeps_them as at_task_boundary
@@ -20,6 +21,11 @@ from loyalty.tasks import events_dispatch as task
 
 def test_celery_does_not_close_the_connection_after_every_task():
     assert DjangoWorkerFixup(app).db_reuse_max >= 100_000
+
+
+def test_the_hook_runs_at_every_task_start_and_end():
+    for signal in (task_prerun, task_postrun):
+        assert at_task_boundary in [receiver() for _key, receiver in signal.receivers], signal.name
 
 
 @pytest.mark.django_db(transaction=True)  # outside any transaction, as a worker task starts

@@ -11,9 +11,10 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 
-from loyalty.models import EarnPolicy, EarnRule, Promotion, Tier, TierProgram
+from loyalty.models import EarnPolicy, EarnRule, Promotion, PromotionAward, Purchase, Tier, TierProgram
 from loyalty.services import earn_config
 from loyalty.services.earning import LineInput, purchase_record
 from loyalty.services.ledger import Channel
@@ -41,6 +42,7 @@ def clock(monkeypatch, settings):
     return fake
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_rule_saved_in_this_process_applies_to_the_next_bill(member, clock):
     assert buy(member, "A-1").points_earned == 10  # 1 point per 25 THB; the snapshot is read
     rule = EarnRule.objects.get(brand=member.brand)
@@ -49,6 +51,7 @@ def test_a_rule_saved_in_this_process_applies_to_the_next_bill(member, clock):
     assert buy(member, "A-2").points_earned == 20
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_promotion_and_its_tiers_saved_in_this_process_apply_at_once(member, clock):
     brand = member.brand
     assert buy(member, "P-1").points_earned == 10
@@ -63,6 +66,7 @@ def test_a_promotion_and_its_tiers_saved_in_this_process_apply_at_once(member, c
     assert buy(member, "P-3").points_earned == 10
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_change_this_process_did_not_see_applies_once_the_snapshot_is_older_than_the_ttl(member, clock):
     assert buy(member, "T-1").points_earned == 10
     # As another process's save would: no signal reaches this process.
@@ -75,6 +79,7 @@ def test_a_change_this_process_did_not_see_applies_once_the_snapshot_is_older_th
     assert buy(member, "T-4", total="260.00").points_earned == 32  # 31.2 rounded up, at once (a save)
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_switched_off_tier_program_in_the_snapshot_gives_no_multiplier(member, clock):
     brand = member.brand
     program = TierProgram.objects.create(brand=brand, metric="spend", period="calendar_year")
@@ -86,6 +91,7 @@ def test_a_switched_off_tier_program_in_the_snapshot_gives_no_multiplier(member,
     assert buy(member, "S-2").points_earned == 10
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_bill_dated_before_the_snapshot_window_reads_its_promotions_from_the_database(member, clock):
     brand = member.brand
     now = timezone.now()
@@ -105,3 +111,31 @@ def test_without_a_ttl_nothing_is_kept(member, settings):
     assert buy(member, "Z-1").points_earned == 10
     EarnRule.objects.filter(brand=member.brand).update(points=3)
     assert buy(member, "Z-2").points_earned == 30
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_promotion_deleted_by_another_process_does_not_fail_the_purchase(member, clock):
+    brand = member.brand
+    now = timezone.now()
+    promotion = Promotion.objects.create(brand=brand, currency=brand.currencies.get(is_default=True), name="x2",
+                                         kind=Promotion.Kind.MULTIPLIER, multiplier=Decimal("2"),
+                                         starts_at=now - timedelta(hours=1), ends_at=now + timedelta(days=1))
+    assert buy(member, "D-1").points_earned == 20  # the snapshot holds the promotion
+    with connection.cursor() as cursor:  # another process deletes it: no signal here
+        cursor.execute("DELETE FROM loyalty_promotion_tiers WHERE promotion_id = %s", [promotion.pk])
+        cursor.execute("DELETE FROM loyalty_promotion_branches WHERE promotion_id = %s", [promotion.pk])
+        cursor.execute("DELETE FROM loyalty_promotionaward WHERE promotion_id = %s", [promotion.pk])
+        cursor.execute("DELETE FROM loyalty_promotion WHERE id = %s", [promotion.pk])
+    result = buy(member, "D-2")
+    assert result.created and result.points_earned == 10  # recorded again from the database, once
+    assert Purchase.objects.filter(order_id="D-2").count() == 1
+    assert not PromotionAward.objects.exists()
+    assert earn_config.earn_setup(brand=brand, cached=True).promotions == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_snapshot_read_inside_a_transaction_is_not_kept(member, clock):
+    with transaction.atomic():
+        assert buy(member, "R-1").points_earned == 10
+    EarnRule.objects.filter(brand=member.brand).update(points=3)  # no signal
+    assert buy(member, "R-2").points_earned == 30

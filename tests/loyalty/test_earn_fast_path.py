@@ -135,17 +135,20 @@ def test_member_accounts_lock_opens_the_missing_account_and_returns_the_same_one
     assert PointAccount.objects.filter(member=member).count() == len(currencies)
 
 
+@pytest.mark.django_db(transaction=True)  # as the POS API: no outer transaction, the snapshot is kept
 def test_a_new_purchase_is_recorded_in_a_pinned_number_of_statements(member):
     record(member, order_id="warm")  # opens the account
     with CaptureQueriesContext(connection) as statements:
         result = record(member, order_id="POS-2")
     assert result.created and result.points_earned == 10
-    # SAVEPOINT, INSERT purchase, INSERT line, SELECT ... FOR UPDATE accounts, SELECT member tier,
-    # INSERT entry, INSERT lot, UPDATE balance, UPDATE purchase, RELEASE (the test runs inside a
-    # transaction). Rules, policy, promotions and the tier program's state come from the process's earn
-    # configuration, read by the first purchase (loyalty.services.earn_config); the earn's key names the
-    # purchase just inserted, so it is neither looked up nor guarded by a savepoint (new_key=True).
-    assert len(statements) == 10, "\n".join(query["sql"][:120] for query in statements.captured_queries)
+    # The purchase's transaction (the events' subscribers run after COMMIT): BEGIN, INSERT purchase, INSERT
+    # line, SELECT ... FOR UPDATE accounts, SELECT member tier, INSERT entry, INSERT lot, UPDATE balance,
+    # UPDATE purchase, COMMIT. Rules, policy, promotions and the tier program's state come from the
+    # process's earn configuration, read by the first purchase (loyalty.services.earn_config); the earn's
+    # key names the purchase just inserted, so it is neither looked up nor guarded by a savepoint.
+    sql = [query["sql"] for query in statements.captured_queries]
+    assert "COMMIT" in sql, "\n".join(sql)
+    assert len(sql[:sql.index("COMMIT") + 1]) == 10, "\n".join(statement[:120] for statement in sql)
 
 
 def test_a_replay_answers_from_the_first_purchase_and_writes_nothing(member):

@@ -12,13 +12,14 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from campaigns.leaderboards.models import Race, Standing
 from campaigns.leaderboards.services import race_activate
 from campaigns.segments.models import MemberStats
 from loyalty import events
-from loyalty.models import LedgerEntry, MemberTier, Tier, TierChange, TierProgram
+from loyalty.models import LedgerEntry, MemberTier, Purchase, Tier, TierChange, TierProgram
 from loyalty.services.earning import LineInput, purchase_record
 from loyalty.services.ledger import Channel, Source, account_get_or_create, points_post
 from tests import factories
@@ -121,3 +122,18 @@ def test_a_failing_worker_subscriber_is_retried_alone_and_the_others_run_once(sh
 def test_a_when_filter_belongs_to_worker_subscribers_only():
     with pytest.raises(ValueError, match="worker"):
         events.subscribe(events.POINTS_POSTED, when=lambda payload: True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_purchase_inside_a_callers_transaction_still_queues_one_task_and_only_once_committed(shop, celery_on_redis):
+    _brand, member, _gold = shop
+    with transaction.atomic():  # as the cashier's award and a purchase for a new phone number
+        _buy(member, "EV-3", "300.00")
+        assert queued_messages() == 0  # nothing before the caller's commit
+    assert queued_messages() == 1  # points_posted and purchase_recorded together
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        _buy(member, "EV-4", "300.00")
+        raise RuntimeError("the caller fails after the purchase")
+    assert queued_messages() == 1  # rolled back: nothing more
+    assert not Purchase.objects.filter(order_id="EV-4").exists()
