@@ -248,6 +248,8 @@ CELERY_BEAT_SCHEDULE = {
                             "schedule": crontab(hour=2, minute=30)},
     # LINE events whose processing task was lost (broker down at the webhook, worker crash)
     "sweep-line-events": {"task": "messaging.tasks.sweep_line_events", "schedule": crontab(minute="*")},
+    # domain events of purchases, refunds and postings parked while the broker was down
+    "resend-parked-events": {"task": "loyalty.tasks.events_resend", "schedule": crontab(minute="*")},
     # hourly safety net for a registration that raced an order
     "sweep-pending-orders": {"task": "loyalty.orders.tasks.sweep_pending_orders", "schedule": crontab(minute=20)},
 }

@@ -106,12 +106,43 @@ def _current_batch() -> "_Batch | None":
 
 
 def _send(batch: list) -> None:
+    """Queue ``events_dispatch``; when the broker is down, park the batch in the database instead
+    (``ParkedEvents``; ``events_resend`` queues it once the broker is back). What raised the events
+    has committed already: its caller is never failed for them."""
     from .tasks import events_dispatch
 
     try:
         events_dispatch.delay(batch)
-    except Exception:  # noqa: BLE001 - what raised them already committed; the nightly rebuilds repair
-        log.exception("domain events %s could not be queued", [event for event, _payload in batch])
+    except Exception as error:  # noqa: BLE001
+        names = [event for event, _payload in batch]
+        try:
+            from .models import ParkedEvents
+
+            ParkedEvents.objects.create(batch=batch, error=f"{type(error).__name__}: {error}"[:1000])
+            log.warning("domain events %s could not be queued (%s); parked until the broker is back", names, error)
+        except Exception:  # noqa: BLE001 - the database is gone too: the nightly rebuilds repair what they can
+            log.exception("domain events %s could not be queued nor parked", names)
+
+
+def resend_parked(limit: int = 500) -> int:
+    """Queue parked batches again, oldest first, deleting each once queued; stops at the first
+    failure (the broker is still down). Concurrent runs skip each other's rows. Returns how many."""
+    from django.db import transaction as db_transaction
+
+    from .models import ParkedEvents
+    from .tasks import events_dispatch
+
+    sent = 0
+    with db_transaction.atomic():
+        for parked in ParkedEvents.objects.select_for_update(skip_locked=True).order_by("pk")[:limit]:
+            try:
+                events_dispatch.delay(parked.batch)
+            except Exception:  # noqa: BLE001
+                log.warning("parked domain events: the broker is still unreachable; %s re-queued so far", sent)
+                break
+            parked.delete()
+            sent += 1
+    return sent
 
 
 @contextlib.contextmanager

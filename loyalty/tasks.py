@@ -46,3 +46,11 @@ def events_handler_retry(event: str, handler: str, payload: dict) -> None:
     if found is None:
         raise LookupError(f"no worker subscriber {handler} for {event}")
     found(**payload)
+
+
+@shared_task(acks_late=True)
+def events_resend() -> int:
+    """Every minute (beat): queue again the domain events parked while the broker was down."""
+    from . import events
+
+    return events.resend_parked()

@@ -61,20 +61,27 @@ def forget_broker_connections() -> None:
     pools.reset()
 
 
-@pytest.fixture
-def celery_on_redis(redis_url):
-    """This process's Celery app publishing to Redis instead of running tasks eagerly,
-    restored afterwards. The queue is purged first."""
-    changed = {"task_always_eager": False, "broker_url": redis_url, "result_backend": None}
+@contextmanager
+def publishing_to(broker_url: str) -> Iterator[None]:
+    """This process's Celery app publishing to ``broker_url`` instead of running tasks eagerly."""
+    changed = {"task_always_eager": False, "broker_url": broker_url, "result_backend": None}
     saved = {key: app.conf[key] for key in changed}
     app.conf.update(changed)
     forget_broker_connections()
     try:
-        app.control.purge()
-        yield app
+        yield
     finally:
         app.conf.update(saved)
         forget_broker_connections()
+
+
+@pytest.fixture
+def celery_on_redis(redis_url):
+    """This process's Celery app publishing to Redis instead of running tasks eagerly,
+    restored afterwards. The queue is purged first."""
+    with publishing_to(redis_url):
+        app.control.purge()
+        yield app
 
 
 def queued_messages() -> int:

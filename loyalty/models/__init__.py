@@ -1,6 +1,7 @@
 """Loyalty domain models; see each module's docstring for its invariants."""
 
 from .cashier import CashierAction
+from .events import ParkedEvents
 from .expiry import ExpiryReminder, JobRun
 from .ledger import LedgerEntry, LotAllocation, PointAccount, PointCurrency, PointLot
 from .purchases import Purchase, PurchaseLine, PurchaseRefund
@@ -18,6 +19,7 @@ __all__ = [
     "LedgerEntry",
     "LotAllocation",
     "MemberTier",
+    "ParkedEvents",
     "PointAccount",
     "PointCurrency",
     "PointLot",

@@ -18,12 +18,15 @@ from django.utils import timezone
 from campaigns.leaderboards.models import Race, Standing
 from campaigns.leaderboards.services import race_activate
 from campaigns.segments.models import MemberStats
+from config.celery import app
 from loyalty import events
-from loyalty.models import LedgerEntry, MemberTier, Purchase, Tier, TierChange, TierProgram
+from loyalty.events import dispatch
+from loyalty.models import LedgerEntry, MemberTier, ParkedEvents, Purchase, Tier, TierChange, TierProgram
 from loyalty.services.earning import LineInput, purchase_record
 from loyalty.services.ledger import Channel, Source, account_get_or_create, points_post
+from loyalty.tasks import events_resend
 from tests import factories
-from tests.celery_support import queued_messages, running_worker, wait_for
+from tests.celery_support import publishing_to, queued_messages, running_worker, wait_for
 
 TOKEN = "events-channel-token"
 TIMEOUT = 30.0
@@ -137,3 +140,28 @@ def test_a_purchase_inside_a_callers_transaction_still_queues_one_task_and_only_
         raise RuntimeError("the caller fails after the purchase")
     assert queued_messages() == 1  # rolled back: nothing more
     assert not Purchase.objects.filter(order_id="EV-4").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_events_of_a_purchase_made_while_the_broker_is_down_are_parked_and_queued_once_it_is_back(shop, redis_url):
+    _brand, member, _gold = shop
+    with publishing_to("redis://127.0.0.1:1/0"):  # nothing listens there: connection refused
+        result = _buy(member, "EV-5", "12000.00")
+    assert result.created and result.earned[0].points > 0  # the till got its answer
+    parked = ParkedEvents.objects.get()
+    assert [event for event, _payload in parked.batch] == ["points_posted", "purchase_recorded"]
+    assert "OperationalError" in parked.error
+    assert not TierChange.objects.filter(member=member).exists()  # nothing ran yet
+
+    with publishing_to("redis://127.0.0.1:1/0"):
+        assert events_resend() == 0  # still down: kept
+    assert ParkedEvents.objects.count() == 1
+
+    with publishing_to(redis_url):
+        app.control.purge()
+        assert events_resend() == 1
+        assert queued_messages() == 1
+    assert not ParkedEvents.objects.exists()
+
+    dispatch(parked.batch)  # what the worker does with it: every subscriber runs
+    assert TierChange.objects.filter(member=member, kind="upgrade").count() == 1
