@@ -165,3 +165,19 @@ def test_events_of_a_purchase_made_while_the_broker_is_down_are_parked_and_queue
 
     dispatch(parked.batch)  # what the worker does with it: every subscriber runs
     assert TierChange.objects.filter(member=member, kind="upgrade").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_a_broker_a_subscriber_that_keeps_failing_is_retried_once_not_in_a_loop(shop, monkeypatch):
+    _brand, member, _gold = shop
+    calls = []
+
+    def broken(*, purchase_id, **_payload):
+        calls.append(purchase_id)
+        raise RuntimeError("always")
+
+    subscribers = [*events._worker_subscribers[events.PURCHASE_RECORDED], broken]
+    monkeypatch.setitem(events._worker_subscribers, events.PURCHASE_RECORDED, subscribers)
+    result = _buy(member, "EV-6", "100.00")
+    assert result.created
+    assert len(calls) == 2  # at dispatch, then one eager retry (Celery does not loop eager retries)
