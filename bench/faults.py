@@ -43,15 +43,11 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
+from bench.machine import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
 START_TIMEOUT = 60.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_for(check, timeout: float, what: str, pause: float = 0.2):

@@ -57,6 +57,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from bench.machine import free_port
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 PGBENCH_SCRIPT = Path(__file__).resolve().parent / "pos_pgbench.sql"
 PROD_LOCAL = BASE_DIR / "scripts" / "prod_local.sh"
@@ -497,14 +499,6 @@ class MemorySampler:
 
 
 # --- the stack ---------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass

@@ -31,7 +31,6 @@ import os
 import pstats
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,6 +39,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+from bench.machine import free_port
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 BRAND_SLUG = "bench-webhook"
@@ -176,12 +177,6 @@ def make_bodies(count: int, events_per_body: int, channel_secret: str) -> list[t
 
 
 # --- the server ----------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def start_gunicorn(args: argparse.Namespace, port: int, log_path: Path) -> subprocess.Popen:

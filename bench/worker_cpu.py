@@ -19,7 +19,6 @@ import collections
 import os
 import re
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,23 +26,15 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+from bench.machine import free_port
+from bench.pos_load import children, cpu_seconds
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def process_cpu(pid: int) -> float:
-    """utime + stime of ``pid`` and its children, in seconds."""
-    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()  # noqa: S603, S607
-    total = 0
-    for each in [pid, *map(int, children)]:
-        fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+    """utime + stime of ``pid`` and its child processes, in seconds."""
+    return sum(cpu_seconds(each) or 0.0 for each in [pid, *children(pid)])
 
 
 def main(argv: list[str] | None = None) -> int:
