@@ -23,12 +23,12 @@ import pytest
 from django.http import HttpResponse
 from django.test import Client
 from django.urls import path
-from kombu import pools
 
 from config import request_id
 from config.celery import app
 from config.logging_json import JsonFormatter, TextFormatter
 from loyalty.tasks import review_tiers
+from tests.celery_support import publishing_to
 
 API_KEY = "tk_live_9f8e7d6c5b4a39281706f5e4d3c2b1a0"
 SIGNATURE = "q4bR9tWcY1xZ7vN0mL2kJ8hG6fD5sA3pO1iU+yT/rE="
@@ -149,26 +149,10 @@ def test_extras_that_look_like_credentials_are_redacted_and_objects_dropped():
 # --- Celery -------------------------------------------------------------------------------------
 
 
-def _reset_pools() -> None:
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
-    if "amqp" in app.__dict__:
-        app.amqp._producer_pool = None
-    pools.reset()
-
-
 @pytest.fixture
 def memory_broker():
-    changed = {"task_always_eager": False, "broker_url": "memory://", "result_backend": None}
-    saved = {key: app.conf[key] for key in changed}
-    app.conf.update(changed)
-    _reset_pools()
-    try:
+    with publishing_to("memory://"):
         yield
-    finally:
-        app.conf.update(saved)
-        _reset_pools()
 
 
 def test_a_task_published_in_a_request_carries_its_id_into_the_worker(memory_broker, captured):
