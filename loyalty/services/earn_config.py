@@ -29,6 +29,8 @@ from django.utils import timezone
 
 from loyalty.models import EarnPolicy, EarnRule, PointCurrency, Promotion, Tier, TierProgram
 
+from .tiers import brand_tiers, entry_tier, program_state
+
 RECENT = timedelta(days=7)  # promotions that ended or start this close to the bill are explained too
 MARGIN = timedelta(days=1)  # a cached snapshot serves bills dated up to this long before it was read
 
@@ -75,16 +77,20 @@ def read_setup(*, brand, full: bool = False) -> EarnSetup:
         now = timezone.now()
         setup.read_at = now
         setup.policy = EarnPolicy.objects.filter(brand=brand).first() or EarnPolicy(brand=brand)
-        setup.promotions = list(
-            Promotion.objects.filter(brand=brand, currency__in=ordered, is_active=True,
-                                     ends_at__gt=now - RECENT - MARGIN)
-            .prefetch_related("tiers", "branches").order_by("priority", "id"))
-        program = TierProgram.objects.filter(brand_id=brand.pk).only("is_active").first()
-        setup.tier_program = "none" if program is None else ("on" if program.is_active else "off")
-        if program is not None:
-            first = Tier.objects.filter(brand_id=brand.pk).order_by("rank").first()
-            setup.entry_tier = first if first is not None and first.threshold == 0 else None
+        setup.promotions = list(promotions_query(brand=brand, currencies=ordered)
+                                .filter(ends_at__gt=now - RECENT - MARGIN))
+        setup.tier_program = program_state(brand.pk)
+        if setup.tier_program != "none":
+            setup.entry_tier = entry_tier(brand_tiers(brand.pk))
     return setup
+
+
+def promotions_query(*, brand, currencies, include_inactive: bool = False):
+    """The brand's promotions in ``currencies``, in the order they apply, with their tiers and branches."""
+    promotions = Promotion.objects.filter(brand=brand, currency__in=currencies)
+    if not include_inactive:
+        promotions = promotions.filter(is_active=True)
+    return promotions.prefetch_related("tiers", "branches").order_by("priority", "id")
 
 
 def earn_setup(*, brand, cached: bool = False) -> EarnSetup:

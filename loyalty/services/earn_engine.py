@@ -46,7 +46,7 @@ from django.utils.translation import gettext as _
 from loyalty.models import EarnPolicy, EarnRule, PointCurrency, Promotion, PromotionAward
 from loyalty.models.rules import ROUNDING_MODES, Rounding
 
-from .earn_config import RECENT, EarnSetup, earn_setup
+from .earn_config import RECENT, EarnSetup, earn_setup, promotions_query
 from .ledger import BANGKOK
 
 CENT = Decimal("0.01")
@@ -156,16 +156,8 @@ def member_tier(member, *, setup: EarnSetup | None = None):
         return None
     from .tiers import member_tier as current_tier  # tiers imports nothing from here; keep the import local
 
-    if setup is None or setup.read_at is None:
-        return current_tier(member)
-    if setup.tier_program == "off":
-        return None
-    from loyalty.models import MemberTier
-
-    row = MemberTier.objects.select_related("tier").filter(member_id=member.pk).first()
-    if row is not None:
-        return row.tier
-    return setup.entry_tier if setup.tier_program == "on" else None
+    cached = setup is not None and setup.read_at is not None
+    return current_tier(member, known=(setup.tier_program, setup.entry_tier) if cached else None)
 
 
 def _lines(lines, total: Decimal, result: CurrencyEarn) -> list[_Line]:
@@ -442,11 +434,8 @@ def earn_compute(*, brand, member, channel: str, branch, total: Decimal, lines, 
         rules = setup.rules
     promotions = setup.promotions_for(at) if setup is not None and not include_inactive else None
     if promotions is None:
-        promotions = Promotion.objects.filter(brand=brand, currency__in=currencies, ends_at__gt=at - RECENT,
-                                              starts_at__lte=at + RECENT)
-        if not include_inactive:
-            promotions = promotions.filter(is_active=True)
-        promotions = list(promotions.prefetch_related("tiers", "branches").order_by("priority", "id"))
+        promotions = list(promotions_query(brand=brand, currencies=currencies, include_inactive=include_inactive)
+                          .filter(ends_at__gt=at - RECENT, starts_at__lte=at + RECENT))
     results = []
     for current in currencies:
         result = CurrencyEarn(currency=current)

@@ -304,20 +304,30 @@ def tier_override(*, member: Member, tier: Tier | None, until: datetime, reason:
 # --- benefits -----------------------------------------------------------------------------------
 
 
-def member_tier(member: Member) -> Tier | None:
+def program_state(brand_id: int) -> str:
+    """The brand's tier program: "none" (no program), "off" (switched off: nobody has a tier) or "on"."""
+    program = TierProgram.objects.filter(brand_id=brand_id).only("is_active").first()
+    return "none" if program is None else ("on" if program.is_active else "off")
+
+
+def member_tier(member: Member, *, known: tuple[str, Tier | None] | None = None) -> Tier | None:
     """The member's current tier (None: none).
 
     A member without a ``MemberTier`` row yet is in the entry tier (threshold 0) when the
     brand runs an active program with one, as the portal shows them. While the brand's
-    program is switched off nobody has a tier: no multiplier, no tier rewards.
+    program is switched off nobody has a tier: no multiplier, no tier rewards. ``known``: the
+    brand's ``(program_state, entry tier)`` when the caller already read them (the earn
+    configuration snapshot); then only the member's row is read.
     """
-    program = TierProgram.objects.filter(brand_id=member.brand_id).only("is_active").first()
-    if program is not None and not program.is_active:
+    program, entry = known if known is not None else (program_state(member.brand_id), None)
+    if program == "off":
         return None
     row = MemberTier.objects.select_related("tier").filter(member_id=member.pk).first()
     if row is not None:
         return row.tier
-    return entry_tier(brand_tiers(member.brand_id)) if program is not None else None
+    if program == "none":
+        return None
+    return entry if known is not None else entry_tier(brand_tiers(member.brand_id))
 
 
 def reward_tier_check(*, member: Member, reward) -> None:
