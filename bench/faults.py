@@ -33,7 +33,6 @@ import http.client
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -43,7 +42,7 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from bench.machine import free_port
+from bench.machine import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
@@ -58,17 +57,6 @@ def wait_for(check, timeout: float, what: str, pause: float = 0.2):
             return result
         time.sleep(pause)
     raise RuntimeError(f"{what}: not ready after {timeout:.0f} s")
-
-
-def stop_process(process: subprocess.Popen, timeout: float = 15.0) -> None:
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=timeout)
 
 
 # --- a private PostgreSQL cluster ----------------------------------------------------------------

@@ -1,6 +1,8 @@
 """What benchmarks share about the machine: its one-line description for a printed header
-(BENCHMARKS.md) and a free loopback port."""
+(BENCHMARKS.md), a free loopback port, and stopping a server they started."""
 
+import os
+import signal
 import socket
 import subprocess
 
@@ -23,3 +25,15 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 15.0) -> None:
+    """SIGTERM, then SIGKILL to the process group (started with ``start_new_session``) if it hangs."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=timeout)

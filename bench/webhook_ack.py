@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from bench.machine import free_port
+from bench.machine import free_port, stop_process
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 BRAND_SLUG = "bench-webhook"
@@ -209,14 +209,7 @@ def start_gunicorn(args: argparse.Namespace, port: int, log_path: Path) -> subpr
 
 
 def stop_server(server: subprocess.Popen) -> None:
-    if server.poll() is not None:
-        return
-    server.terminate()
-    try:
-        server.wait(timeout=SERVER_STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait(timeout=SERVER_STOP_TIMEOUT)
+    stop_process(server, timeout=SERVER_STOP_TIMEOUT)
 
 
 # --- the load ------------------------------------------------------------------------------------

@@ -66,6 +66,14 @@ FAKE_LINE_URL="http://127.0.0.1:${FAKE_LINE_PORT}"
 SERVICES=(fake_line web worker beat)   # start order; stop is the reverse
 
 log() { echo "prod-local: $*" >&2; }
+
+# A failed start: say why, show the end of that service's log, stop what started, exit 1.
+fail_start() {  # message, service, lines
+  log "$1"
+  tail -n "$3" "$DIR/$2.log" >&2 || true
+  stop
+  exit 1
+}
 die() { log "$*"; exit 1; }
 
 mkdir -p "$DIR"
@@ -253,29 +261,15 @@ start() {
     code=$(http_status "$BASE_URL/healthz")
     [ "$code" = "200" ] && break
     for name in "${SERVICES[@]}"; do
-      if ! ours "$name" >/dev/null; then
-        log "$name exited during start; the end of $DIR/$name.log:"
-        tail -n 30 "$DIR/$name.log" >&2 || true
-        stop
-        exit 1
-      fi
+      ours "$name" >/dev/null || fail_start "$name exited during start; the end of $DIR/$name.log:" "$name" 30
     done
     sleep 0.5
   done
-  if [ "$code" != "200" ]; then
-    log "/healthz did not answer 200 within ${START_TIMEOUT} s (last: $code); stopping. Logs in $DIR"
-    tail -n 20 "$DIR/web.log" >&2 || true
-    stop
-    exit 1
-  fi
+  [ "$code" = "200" ] ||
+    fail_start "/healthz did not answer 200 within ${START_TIMEOUT} s (last: $code); stopping. Logs in $DIR" web 20
   sleep 1  # a worker or beat that fails at boot (bad broker, missing tables) exits within a second
   for name in worker beat; do
-    if ! ours "$name" >/dev/null; then
-      log "$name is not running; the end of $DIR/$name.log:"
-      tail -n 30 "$DIR/$name.log" >&2 || true
-      stop
-      exit 1
-    fi
+    ours "$name" >/dev/null || fail_start "$name is not running; the end of $DIR/$name.log:" "$name" 30
   done
   log "ready: web $BASE_URL (${WEB_WORKERS} workers), worker, beat, fake LINE $FAKE_LINE_URL; logs in $DIR"
   echo "$BASE_URL"
