@@ -192,7 +192,7 @@ def _record(*, brand: Brand, member: Member, channel: str, order_id: str, total:
                     purchase.balance_after = entry.balance_after
             if awards and setup.read_at is not None:  # a cached snapshot: its promotions must still exist
                 given = {award.promotion_id for award in awards}
-                if len(Promotion.objects.filter(pk__in=given).values_list("pk", flat=True)) != len(given):
+                if Promotion.objects.filter(pk__in=given).count() != len(given):
                     raise _StaleSetup()
             PromotionAward.objects.bulk_create(awards)
             Purchase.objects.filter(pk=purchase.pk).update(points_earned=purchase.points_earned,

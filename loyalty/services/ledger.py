@@ -158,8 +158,7 @@ def points_post(
     if new_key:
         if not account_locked or amount < 0:
             raise ValueError("new_key=True is for credits on an account the caller holds locked")
-        if not transaction.get_connection().in_atomic_block:
-            raise RuntimeError("account_locked=True needs the caller's transaction holding the account lock")
+        _require_callers_transaction()
         return _write(account, amount=amount, kind=kind, idempotency_key=idempotency_key, source=source,
                       expires_at=expires_at)
     if account_locked:
@@ -184,11 +183,15 @@ def points_post(
     return entry
 
 
+def _require_callers_transaction() -> None:
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("account_locked=True needs the caller's transaction holding the account lock")
+
+
 def _post_locked(locked: PointAccount, *, amount: int, kind: str, idempotency_key: str, source: Source,
                  expires_at: datetime | None, prefer_lot: PointLot | None) -> LedgerEntry:
     """``points_post`` on an account the caller holds locked: steps 3 to 5 of the contract."""
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("account_locked=True needs the caller's transaction holding the account lock")
+    _require_callers_transaction()
     balance = locked.balance
     try:
         with transaction.atomic():  # a savepoint: a lost race on the key leaves the caller's transaction usable
