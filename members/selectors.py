@@ -2,6 +2,8 @@
 
 from django.db.models import QuerySet
 
+from config.rows import Rows
+
 from .errors import BranchNotFound, MemberNotFound
 from .models import Branch, Brand, Member, StaffAssignment
 
@@ -25,26 +27,32 @@ def staff_role(*, user, brand: Brand) -> str | None:
     return StaffAssignment.objects.filter(user=user, brand=brand).values_list("role", flat=True).first()
 
 
+# Each identifier is unique per brand (a constraint), so each finds at most one member. Compiled once:
+# every POS, e-commerce and cashier request looks a member up.
+_MEMBER_BY = {name: Rows(Member, where=f't.brand_id = %s AND t."{name}" = %s')
+              for name in ("code", "phone", "line_user_id")}
+_ACTIVE_BRANCH = Rows(Branch, where="t.brand_id = %s AND t.code = %s AND t.is_active")
+
+
 def member_find(*, brand: Brand, code: str | None = None, phone: str | None = None,
                 line_user_id: str | None = None) -> Member:
     """The brand's member identified by exactly one of code, E.164 phone or LINE user id."""
-    filters = {}
     if code:
-        filters["code"] = code.strip().upper()
+        name, value = "code", code.strip().upper()
     elif phone:
-        filters["phone"] = phone
+        name, value = "phone", phone
     elif line_user_id:
-        filters["line_user_id"] = line_user_id
+        name, value = "line_user_id", line_user_id
     else:
         raise MemberNotFound()
-    member = Member.objects.filter(brand=brand, **filters).first()
+    member = _MEMBER_BY[name].first([brand.pk, value])
     if member is None:
         raise MemberNotFound()
     return member
 
 
 def branch_get(*, brand: Brand, code: str) -> Branch:
-    branch = Branch.objects.filter(brand=brand, code=code, is_active=True).first()
+    branch = _ACTIVE_BRANCH.first([brand.pk, code])
     if branch is None:
         raise BranchNotFound(fields={"branch": [str(BranchNotFound.message)]})
     return branch

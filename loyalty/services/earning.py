@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
 from config.domain import ValidationFailed
+from config.rows import Insert
 from loyalty import events
 from loyalty.errors import IdempotencyConflict, PurchaseAlreadyRefunded, PurchaseNotFound, RefundExceedsTotal
 from loyalty.models import LedgerEntry, Promotion, PromotionAward, Purchase, PurchaseLine, PurchaseRefund
@@ -144,35 +145,62 @@ class _StaleSetup(Exception):
     """Raised inside the purchase's transaction (rolled back) when the cached earn configuration is stale."""
 
 
+_PURCHASE = Insert(Purchase)
+# The purchase and its lines in one statement (the lines as arrays, one element per line).
+_PURCHASE_SQL = (
+    f"WITH purchase AS (INSERT INTO {_PURCHASE.table} ({_PURCHASE.columns}) VALUES ({_PURCHASE.placeholders}) "  # noqa: S608 - model metadata
+    "RETURNING id), "
+    f'lines AS (INSERT INTO "{PurchaseLine._meta.db_table}" (purchase_id, sku, category, quantity, amount) '
+    "SELECT purchase.id, line.sku, line.category, line.quantity, line.amount FROM purchase, "
+    "unnest(%s::varchar[], %s::varchar[], %s::integer[], %s::numeric[]) AS line(sku, category, quantity, amount)) "
+    "SELECT id FROM purchase"
+)
+
+
+def _purchase_insert(purchase: Purchase, lines: list[LineInput]) -> Purchase:
+    """Insert the purchase and its lines; the unique ``(brand, channel, order_id)`` refuses a replay."""
+    amounts = [Decimal(line.amount).quantize(CENT) for line in lines]
+    with connection.cursor() as cursor:
+        cursor.execute(_PURCHASE_SQL, [*_PURCHASE.params(purchase), [line.sku for line in lines],
+                                       [line.category for line in lines], [int(line.quantity) for line in lines],
+                                       amounts])
+        purchase_id = cursor.fetchone()[0]
+    return Insert.saved(purchase, purchase_id)
+
+
 def _record(*, brand: Brand, member: Member, channel: str, order_id: str, total: Decimal, lines: list[LineInput],
             purchased_at: datetime, branch: Branch | None, api_key, setup: EarnSetup) -> PurchaseResult:
     # A new order is the usual case: no read first. A replay fails the unique (brand, channel,
     # order_id) insert below and is answered from the first purchase in the IntegrityError branch.
+    # The accounts are locked and the points computed first, so the purchase row is written once,
+    # with its points and balance, and then the entries that name it.
     try:
         with events.batched(), transaction.atomic():
-            purchase = Purchase.objects.create(
-                brand=brand, branch=branch, member=member, channel=channel, order_id=order_id, total=total,
-                purchased_at=purchased_at, api_key=api_key, points_earned=0,
-            )
             currencies = setup.currencies
             labels = _currency_labels(currencies, brand.pk)
-            PurchaseLine.objects.bulk_create(
-                PurchaseLine(purchase=purchase, sku=line.sku, category=line.category,
-                             quantity=line.quantity, amount=Decimal(line.amount).quantize(CENT))
-                for line in lines
-            )
             locked = member_accounts_lock(member=member, currencies=currencies)
             results = earn_compute(brand=brand, member=member, channel=channel, branch=branch, total=total,
                                    lines=lines, at=purchased_at, setup=setup) if currencies else []
-            earned, awards = [], []
+            earning = []  # (result, account) per currency that earns
+            points_earned, balance_after = 0, None
             for result in results:
+                account = locked[result.currency.pk]
+                if result.currency.is_default and result.currency.brand_id == brand.pk:
+                    points_earned = max(result.points, 0)
+                    balance_after = account.balance + points_earned
+                if result.points > 0:
+                    earning.append((result, account))
+            if setup.read_at is not None:  # a cached snapshot: the promotions it awards must still exist
+                given = {award.promotion.pk for result, _account in earning for award in result.awards}
+                if given and Promotion.objects.filter(pk__in=given).count() != len(given):
+                    raise _StaleSetup()
+            purchase = _purchase_insert(Purchase(
+                brand=brand, branch=branch, member=member, channel=channel, order_id=order_id, total=total,
+                purchased_at=purchased_at, api_key=api_key, points_earned=points_earned, balance_after=balance_after,
+            ), lines)
+            earned, awards = [], []
+            for result, account in earning:
                 currency = result.currency
-                account = locked[currency.pk]
-                is_default = currency.is_default and currency.brand_id == brand.pk
-                if result.points <= 0:
-                    if is_default:
-                        purchase.balance_after = account.balance
-                    continue
                 entry = points_post(
                     account=account,
                     amount=result.points,
@@ -187,16 +215,8 @@ def _record(*, brand: Brand, member: Member, channel: str, order_id: str, total:
                 earned.append(EarnedPoints(currency.code, entry.amount, entry.balance_after))
                 awards += [PromotionAward(promotion=award.promotion, member=member, purchase=purchase,
                                           points=award.points, awarded_at=purchased_at) for award in result.awards]
-                if is_default:
-                    purchase.points_earned = entry.amount
-                    purchase.balance_after = entry.balance_after
-            if awards and setup.read_at is not None:  # a cached snapshot: its promotions must still exist
-                given = {award.promotion_id for award in awards}
-                if Promotion.objects.filter(pk__in=given).count() != len(given):
-                    raise _StaleSetup()
-            PromotionAward.objects.bulk_create(awards)
-            Purchase.objects.filter(pk=purchase.pk).update(points_earned=purchase.points_earned,
-                                                           balance_after=purchase.balance_after)
+            if awards:
+                PromotionAward.objects.bulk_create(awards)
             events.emit(events.PURCHASE_RECORDED, purchase_id=purchase.pk, member_id=member.pk)
     except IntegrityError:
         existing = Purchase.objects.filter(brand=brand, channel=channel, order_id=order_id).first()

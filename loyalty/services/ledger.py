@@ -20,12 +20,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, F, IntegerField, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from config.domain import ValidationFailed
+from config.rows import Insert, Rows
 from loyalty import events
 from loyalty.errors import IdempotencyConflict, InsufficientPoints
 from loyalty.models import LedgerEntry, LotAllocation, PointAccount, PointCurrency, PointLot
@@ -98,6 +99,11 @@ def accounts_lock(account_ids) -> dict[int, PointAccount]:
     return {account.pk: account for account in locked}
 
 
+# Every earn locks the member's accounts: the statement is compiled once.
+_MEMBER_ACCOUNTS_LOCKED = Rows(PointAccount, where="t.member_id = %s AND t.currency_id = ANY(%s)", order_by="t.id",
+                               lock=True)
+
+
 def member_accounts_lock(*, member, currencies) -> dict[int, PointAccount]:
     """Lock the member's accounts of ``currencies`` in primary-key order; returns them by currency id.
 
@@ -108,8 +114,7 @@ def member_accounts_lock(*, member, currencies) -> dict[int, PointAccount]:
     currency_ids = {currency.pk for currency in currencies}
     if not currency_ids:
         return {}
-    locked = list(PointAccount.objects.select_for_update().filter(member=member, currency_id__in=currency_ids)
-                  .order_by("pk"))
+    locked = _MEMBER_ACCOUNTS_LOCKED.all([member.pk, sorted(currency_ids)])
     if len(locked) == len(currency_ids):
         return {account.currency_id: account for account in locked}
     accounts = [account_get_or_create(member=member, currency=currency) for currency in currencies]
@@ -224,11 +229,25 @@ def _post_under_lock(locked: PointAccount, *, amount: int, kind: str, idempotenc
                   expires_at=expires_at, prefer_lot=prefer_lot), True
 
 
+_ENTRY = Insert(LedgerEntry)
+# A credit's three writes in one statement: the entry, its lot, the cached balance. The account's
+# new balance comes back to be checked against the entry's balance_after (the lock held makes them
+# equal; if they ever differ the transaction fails instead of writing a ledger that does not add up).
+_CREDIT_SQL = (
+    f"WITH entry AS (INSERT INTO {_ENTRY.table} ({_ENTRY.columns}) VALUES ({_ENTRY.placeholders}) RETURNING id), "  # noqa: S608 - model metadata
+    f'lot AS (INSERT INTO "{PointLot._meta.db_table}" (entry_id, account_id, amount, remaining, expires_at, created_at) '
+    "SELECT entry.id, %s, %s, %s, %s, %s FROM entry RETURNING id), "
+    f'account AS (UPDATE "{PointAccount._meta.db_table}" SET balance = balance + %s, updated_at = %s WHERE id = %s '
+    "RETURNING balance) "
+    "SELECT entry.id, account.balance FROM entry, lot, account"
+)
+
+
 def _write(locked: PointAccount, *, amount: int, kind: str, idempotency_key: str, source: Source,
            expires_at: datetime | None, prefer_lot: PointLot | None = None) -> LedgerEntry:
     """Write one entry on an account the caller has locked; keeps all three invariants."""
     locked.balance += amount
-    entry = LedgerEntry.objects.create(
+    entry = LedgerEntry(
         brand_id=locked.brand_id,
         account=locked,
         kind=kind,
@@ -246,10 +265,19 @@ def _write(locked: PointAccount, *, amount: int, kind: str, idempotency_key: str
         expires_at=expires_at if amount > 0 else None,
     )
     if amount > 0:
-        PointLot.objects.create(entry=entry, account=locked, amount=amount, remaining=amount, expires_at=expires_at)
+        params = _ENTRY.params(entry)
+        now = timezone.now()
+        with connection.cursor() as cursor:
+            cursor.execute(_CREDIT_SQL, [*params, locked.pk, amount, amount, expires_at, now, amount, now, locked.pk])
+            row = cursor.fetchone()
+        if row is None or row[1] != locked.balance:
+            raise RuntimeError(f"account {locked.pk}: balance {row and row[1]} after the credit, "
+                               f"the entry says {locked.balance}")
+        Insert.saved(entry, row[0])
     else:
+        entry.save(force_insert=True)
         _consume_lots(locked, entry, -amount, prefer_lot)
-    PointAccount.objects.filter(pk=locked.pk).update(balance=F("balance") + amount, updated_at=timezone.now())
+        PointAccount.objects.filter(pk=locked.pk).update(balance=F("balance") + amount, updated_at=timezone.now())
     events.emit(events.POINTS_POSTED, entry_id=entry.pk, account_id=locked.pk, amount=amount, kind=kind)
     return entry
 

@@ -31,6 +31,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from config.domain import DomainError, ValidationFailed
+from config.rows import Rows
 from loyalty import events
 from loyalty.models import (
     JobRun,
@@ -310,6 +311,9 @@ def program_state(brand_id: int) -> str:
     return "none" if program is None else ("on" if program.is_active else "off")
 
 
+_TIER_ROW = Rows(MemberTier, where="t.member_id = %s", related=("tier",))  # read on every earn: compiled once
+
+
 def member_tier(member: Member, *, known: tuple[str, Tier | None] | None = None) -> Tier | None:
     """The member's current tier (None: none).
 
@@ -322,7 +326,7 @@ def member_tier(member: Member, *, known: tuple[str, Tier | None] | None = None)
     program, entry = known if known is not None else (program_state(member.brand_id), None)
     if program == "off":
         return None
-    row = MemberTier.objects.select_related("tier").filter(member_id=member.pk).first()
+    row = _TIER_ROW.first([member.pk])
     if row is not None:
         return row.tier
     if program == "none":

@@ -1,9 +1,11 @@
 """The POS earn path after the load benchmark's optimisations (bench/pos_load.py, BENCHMARKS.md).
 
-``purchase_record`` inserts first (a replay is decided by the unique order constraint), reads the
-brand's rules once, locks the member's accounts with one ``SELECT ... FOR UPDATE`` and posts with
-``points_post(account_locked=True)``, which neither locks again nor checks the key twice. These
-tests pin that contract and its statement count, so a change that brings a query back shows.
+``purchase_record`` locks the member's accounts with one ``SELECT ... FOR UPDATE``, computes the
+points from the brand's rules read once per process, inserts the purchase with its lines and
+points in one statement (a replay is decided by the unique order constraint) and posts with
+``points_post(account_locked=True)``, which neither locks again nor checks the key twice, and
+writes the entry, its lot and the balance in one statement. These tests pin that contract and its
+statement count, so a change that brings a query back shows.
 """
 
 from datetime import timedelta
@@ -15,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from loyalty.errors import IdempotencyConflict, InsufficientPoints
-from loyalty.models import LedgerEntry, PointAccount, PointCurrency, PointLot, Purchase
+from loyalty.models import LedgerEntry, PointAccount, PointCurrency, PointLot, Purchase, PurchaseLine
 from loyalty.services.earning import LineInput, purchase_record
 from loyalty.services.ledger import (
     Channel,
@@ -141,14 +143,16 @@ def test_a_new_purchase_is_recorded_in_a_pinned_number_of_statements(member):
     with CaptureQueriesContext(connection) as statements:
         result = record(member, order_id="POS-2")
     assert result.created and result.points_earned == 10
-    # The purchase's transaction (the events' subscribers run after COMMIT): BEGIN, INSERT purchase, INSERT
-    # line, SELECT ... FOR UPDATE accounts, SELECT member tier, INSERT entry, INSERT lot, UPDATE balance,
-    # UPDATE purchase, COMMIT. Rules, policy, promotions and the tier program's state come from the
-    # process's earn configuration, read by the first purchase (loyalty.services.earn_config); the earn's
-    # key names the purchase just inserted, so it is neither looked up nor guarded by a savepoint.
+    # The purchase's transaction (the events' subscribers run after COMMIT): BEGIN, SELECT ... FOR UPDATE
+    # accounts, SELECT member tier, INSERT purchase with its lines (one statement), INSERT entry + lot and
+    # UPDATE balance (one statement), COMMIT. Rules, policy, promotions and the tier program's state come
+    # from the process's earn configuration, read by the first purchase (loyalty.services.earn_config);
+    # the earn's key names the purchase just inserted, so it is neither looked up nor guarded by a savepoint.
     sql = [query["sql"] for query in statements.captured_queries]
     assert "COMMIT" in sql, "\n".join(sql)
-    assert len(sql[:sql.index("COMMIT") + 1]) == 10, "\n".join(statement[:120] for statement in sql)
+    assert len(sql[:sql.index("COMMIT") + 1]) == 6, "\n".join(statement[:120] for statement in sql)
+    assert PurchaseLine.objects.get(purchase=result.purchase).amount == Decimal("250.00")
+    assert Purchase.objects.get(pk=result.purchase.pk).balance_after == 20 == result.balance
 
 
 def test_a_replay_answers_from_the_first_purchase_and_writes_nothing(member):
