@@ -23,7 +23,7 @@ Celery worker, beat, Redis, the fake LINE server, production settings) on the da
 
 ``--pgbench`` runs the same earn transaction as raw SQL (``bench/pos_pgbench.sql``) with
 ``pgbench`` at the same client counts: the machine's limit. ``--profile N`` posts N purchases
-in-process through Django's test client under cProfile and prints the SQL of one request.
+in-process through Django's WSGI application under cProfile and prints the SQL of one request.
 
 Setup it leaves in the database: an earn rule ``bench-pos-load`` (1 point per 25 THB, the
 brand's default currency; made once, reused) and one API key ``bench-pos-load <hex>`` per run,
@@ -914,11 +914,11 @@ def run_pgbench(args: argparse.Namespace) -> int:
 
 
 def run_profile(args: argparse.Namespace) -> int:
-    """The view in this process under cProfile (Django's test client; the broker is Redis, so the
-    after-commit subscribers publish their tasks as under gunicorn)."""
+    """The view in this process under cProfile (Django's WSGI application called as gunicorn calls it;
+    the broker is Redis, so the after-commit subscribers publish their tasks as under gunicorn)."""
     django_setup(args.redis_url)
-    from django.db import close_old_connections, connection
-    from django.test import Client
+    from django.core.wsgi import get_wsgi_application
+    from django.db import connection
 
     data = prepare(args)
     purge_queue(args.redis_url)
@@ -926,16 +926,20 @@ def run_profile(args: argparse.Namespace) -> int:
         from loyalty import events
 
         events._subscribers.clear()
-    client = Client()
+    application = get_wsgi_application()  # what gunicorn calls, without the test client's extra work
     prefix = f"PP{secrets.token_hex(3)}"
-    headers = {"Authorization": f"Api-Key {data.raw_key}"}
 
     def post(order_id: str) -> None:
-        body = json.dumps(purchase_body(data, order_id, args.lines))
-        response = client.post(PURCHASES_PATH, data=body, content_type="application/json", headers=headers)
-        if response.status_code != 201:
-            raise RuntimeError(f"the API answered {response.status_code}: {response.content[:300]!r}")
-        close_old_connections()
+        body = json.dumps(purchase_body(data, order_id, args.lines)).encode()
+        environ = {"REQUEST_METHOD": "POST", "PATH_INFO": PURCHASES_PATH, "SCRIPT_NAME": "", "QUERY_STRING": "",
+                   "SERVER_NAME": "localhost", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1",
+                   "HTTP_HOST": "localhost", "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)),
+                   "HTTP_AUTHORIZATION": f"Api-Key {data.raw_key}", "wsgi.input": io.BytesIO(body),
+                   "wsgi.url_scheme": "http", "wsgi.errors": sys.stderr}
+        answer = {}
+        content = b"".join(application(environ, lambda status, headers, exc_info=None: answer.update(status=status)))
+        if not answer["status"].startswith("201"):
+            raise RuntimeError(f"the API answered {answer['status']}: {content[:300]!r}")
 
     try:
         for index in range(20):

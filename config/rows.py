@@ -11,11 +11,27 @@ The instances are ordinary model instances, as the ORM would build them: ``Model
 the fields' database converters applied (JSON, encrypted text), deferred fields loaded on first
 access, and the followed foreign keys cached on the instance as ``select_related`` caches them.
 Everything else (writes, admin, reports) uses the ORM.
+
+These statements (and the hot writes that use ``Insert``) run on ``cursor()``: server-side
+binding, so the values travel apart from the fixed statement text and PostgreSQL keeps the
+statement prepared per connection once psycopg has seen it ``DATABASE_PREPARE_THRESHOLD`` times
+(settings): no parsing or planning per request. The ORM's own cursors keep client-side binding.
 """
 
 from __future__ import annotations
 
 from django.db import connection, models
+
+
+def cursor():
+    """A cursor with server-side binding on the default connection, wrapped as Django wraps its own
+    (query logging in tests and ``DEBUG``, database errors as ``django.db`` errors)."""
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        return connection._prepare_cursor(ServerBindingCursor(connection.connection))  # Django's own wrapping
 
 
 class Rows:
@@ -53,15 +69,15 @@ class Rows:
         self.sql = sql
 
     def all(self, params) -> list[models.Model]:
-        with connection.cursor() as cursor:
-            cursor.execute(self.sql, params)
-            rows = cursor.fetchall()
+        with cursor() as rows_cursor:
+            rows_cursor.execute(self.sql, params)
+            rows = rows_cursor.fetchall()
         return [self._instance(row) for row in rows]
 
     def first(self, params) -> models.Model | None:
-        with connection.cursor() as cursor:
-            cursor.execute(self.sql, params)
-            row = cursor.fetchone()
+        with cursor() as rows_cursor:
+            rows_cursor.execute(self.sql, params)
+            row = rows_cursor.fetchone()
         return None if row is None else self._instance(row)
 
     def _instance(self, row):

@@ -142,6 +142,11 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     # A database host that drops packets fails a request (and /healthz) in 5 s instead of hanging.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+    # The hot path's statements (config.rows.cursor: server-side binding) are prepared once per
+    # connection after this many runs; "off" behind a pooler that cannot keep prepared statements
+    # (PgBouncer < 1.21 in transaction mode). The ORM's cursors bind client-side and never prepare.
+    _prepare = os.environ.get("DATABASE_PREPARE_THRESHOLD", "5").strip().lower()
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None if _prepare in {"off", "none", ""} else int(_prepare)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [

@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from config import rows
 from config.domain import ValidationFailed
 from config.rows import Insert
 from loyalty import events
@@ -160,7 +161,7 @@ _PURCHASE_SQL = (
 def _purchase_insert(purchase: Purchase, lines: list[LineInput]) -> Purchase:
     """Insert the purchase and its lines; the unique ``(brand, channel, order_id)`` refuses a replay."""
     amounts = [Decimal(line.amount).quantize(CENT) for line in lines]
-    with connection.cursor() as cursor:
+    with rows.cursor() as cursor:
         cursor.execute(_PURCHASE_SQL, [*_PURCHASE.params(purchase), [line.sku for line in lines],
                                        [line.category for line in lines], [int(line.quantity) for line in lines],
                                        amounts])

@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Case, F, IntegerField, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from config import rows
 from config.domain import ValidationFailed
 from config.rows import Insert, Rows
 from loyalty import events
@@ -236,7 +237,7 @@ _ENTRY = Insert(LedgerEntry)
 _CREDIT_SQL = (
     f"WITH entry AS (INSERT INTO {_ENTRY.table} ({_ENTRY.columns}) VALUES ({_ENTRY.placeholders}) RETURNING id), "  # noqa: S608 - model metadata
     f'lot AS (INSERT INTO "{PointLot._meta.db_table}" (entry_id, account_id, amount, remaining, expires_at, created_at) '
-    "SELECT entry.id, %s, %s, %s, %s, %s FROM entry RETURNING id), "
+    "SELECT entry.id, %s::bigint, %s::bigint, %s::bigint, %s::timestamptz, %s::timestamptz FROM entry RETURNING id), "
     f'account AS (UPDATE "{PointAccount._meta.db_table}" SET balance = balance + %s, updated_at = %s WHERE id = %s '
     "RETURNING balance) "
     "SELECT entry.id, account.balance FROM entry, lot, account"
@@ -267,7 +268,7 @@ def _write(locked: PointAccount, *, amount: int, kind: str, idempotency_key: str
     if amount > 0:
         params = _ENTRY.params(entry)
         now = timezone.now()
-        with connection.cursor() as cursor:
+        with rows.cursor() as cursor:
             cursor.execute(_CREDIT_SQL, [*params, locked.pk, amount, amount, expires_at, now, amount, now, locked.pk])
             row = cursor.fetchone()
         if row is None or row[1] != locked.balance:
