@@ -47,6 +47,9 @@ class EarnSetup:
     read_at: datetime | None = None
     tier_program: str = "none"  # "none", "off" (switched off: nobody has a tier) or "on"
     entry_tier: Tier | None = None
+    # False when no tier earns more than x1 and no promotion of the snapshot is limited to tiers:
+    # then the member's tier cannot change what a bill earns and is not read.
+    tier_matters: bool = True
 
     def promotions_for(self, at: datetime) -> list[Promotion] | None:
         """The promotions a bill dated ``at`` may meet (as the query would find them), or None."""
@@ -80,8 +83,11 @@ def read_setup(*, brand, full: bool = False) -> EarnSetup:
         setup.promotions = list(promotions_query(brand=brand, currencies=ordered)
                                 .filter(ends_at__gt=now - RECENT - MARGIN))
         setup.tier_program = program_state(brand.pk)
-        if setup.tier_program != "none":
-            setup.entry_tier = entry_tier(brand_tiers(brand.pk))
+        tiers = brand_tiers(brand.pk) if setup.tier_program != "none" else []
+        setup.entry_tier = entry_tier(tiers)
+        setup.tier_matters = setup.tier_program == "on" and (
+            any(tier.earn_multiplier > 1 for tier in tiers)
+            or any(promotion.tiers.all() for promotion in setup.promotions))
     return setup
 
 

@@ -425,17 +425,19 @@ def earn_compute(*, brand, member, channel: str, branch, total: Decimal, lines, 
         return []
     policy = setup.policy if setup is not None and setup.policy is not None else (
         EarnPolicy.objects.filter(brand=brand).first() or EarnPolicy(brand=brand))
-    if tier is _UNSET:
-        tier = member_tier(member, setup=setup)
     branch_id = branch.pk if branch is not None else None
     if currency is not None:
         rules = list(EarnRule.objects.filter(brand=brand, is_active=True, currency__in=currencies))
     else:  # every active rule of the brand is in one of its earn currencies
         rules = setup.rules
     promotions = setup.promotions_for(at) if setup is not None and not include_inactive else None
+    from_snapshot = promotions is not None
     if promotions is None:
         promotions = list(promotions_query(brand=brand, currencies=currencies, include_inactive=include_inactive)
                           .filter(ends_at__gt=at - RECENT, starts_at__lte=at + RECENT))
+    if tier is _UNSET:
+        # The snapshot knows when no tier multiplies and no promotion it holds is limited to tiers.
+        tier = None if from_snapshot and not setup.tier_matters else member_tier(member, setup=setup)
     results = []
     for current in currencies:
         result = CurrencyEarn(currency=current)

@@ -139,3 +139,41 @@ def test_a_snapshot_read_inside_a_transaction_is_not_kept(member, clock):
         assert buy(member, "R-1").points_earned == 10
     EarnRule.objects.filter(brand=member.brand).update(points=3)  # no signal
     assert buy(member, "R-2").points_earned == 30
+
+
+def _tier_reads(statements) -> int:
+    """Reads of the member's tier by the purchase's own transaction (the subscribers run after COMMIT)."""
+    sql = [query["sql"] for query in statements.captured_queries]
+    return sum('"loyalty_membertier"' in statement for statement in sql[:sql.index("COMMIT")])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_members_tier_is_read_only_when_a_tier_or_a_promotion_of_the_snapshot_depends_on_it(member, clock):
+    from django.test.utils import CaptureQueriesContext
+
+    from loyalty.models import MemberTier
+
+    brand = member.brand
+    TierProgram.objects.create(brand=brand, metric="spend", period="calendar_year")
+    Tier.objects.create(brand=brand, code="base", name="เบสิก", rank=1, threshold=Decimal("0"))
+    gold = Tier.objects.create(brand=brand, code="gold", name="โกลด์", rank=2, threshold=Decimal("100000"))
+    MemberTier.objects.create(member=member, brand=brand, tier=gold, achieved_at=timezone.now())
+    buy(member, "M-0")  # the snapshot is read
+    with CaptureQueriesContext(connection) as statements:
+        assert buy(member, "M-1").points_earned == 10  # no tier multiplies: the tier cannot matter
+    assert _tier_reads(statements) == 0
+    gold.earn_multiplier = Decimal("1.5")
+    gold.save()
+    with CaptureQueriesContext(connection) as statements:
+        assert buy(member, "M-2").points_earned == 15  # Gold ×1.5: read, and applied
+    assert _tier_reads(statements) == 1
+    gold.earn_multiplier = Decimal("1")
+    gold.save()
+    now = timezone.now()
+    promotion = Promotion.objects.create(brand=brand, currency=brand.currencies.get(is_default=True),
+                                         name="Gold +5", kind=Promotion.Kind.BILL_BONUS, bonus_points=5,
+                                         starts_at=now - timedelta(hours=1), ends_at=now + timedelta(days=1))
+    promotion.tiers.add(gold)
+    with CaptureQueriesContext(connection) as statements:
+        assert buy(member, "M-3").points_earned == 15  # a Gold-only promotion: read, and it applies
+    assert _tier_reads(statements) == 1
