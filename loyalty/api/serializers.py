@@ -25,6 +25,22 @@ class MoneyInputField(serializers.DecimalField):
         super().__init__(**MONEY, **kwargs)
 
 
+class FieldsBoundOnce:
+    """For the busiest serializers (every POS purchase): DRF deep-copies all declared fields (and
+    those of nested serializers) for each serializer instance; these fields keep no per-request
+    state (no context, no instance, no partial updates), so one bound copy per class serves
+    every instance. Put it before ``serializers.Serializer`` in the bases."""
+
+    @property
+    def fields(self):
+        shared = type(self).__dict__.get("_fields_bound_once")
+        if shared is None:
+            template = type(self)()
+            shared = serializers.Serializer.fields.func(template)
+            type(self)._fields_bound_once = shared
+        return shared
+
+
 class ErrorDetailSerializer(serializers.Serializer):
     code = serializers.CharField(help_text="Stable and English: branch on this.")
     message = serializers.CharField(help_text="For people, in the request's language (Thai by default).")
@@ -51,7 +67,7 @@ def purchase_lines_checked(value):
     return value
 
 
-class MemberRefSerializer(serializers.Serializer):
+class MemberRefSerializer(FieldsBoundOnce, serializers.Serializer):
     code = serializers.CharField(required=False, max_length=16)
     phone = serializers.CharField(required=False, max_length=32)
     line_user_id = serializers.CharField(required=False, max_length=64)
@@ -63,14 +79,14 @@ class MemberRefSerializer(serializers.Serializer):
         return attrs
 
 
-class PurchaseLineSerializer(serializers.Serializer):
+class PurchaseLineSerializer(FieldsBoundOnce, serializers.Serializer):
     sku = serializers.CharField(required=False, allow_blank=True, max_length=100, default="")
     category = serializers.CharField(required=False, allow_blank=True, max_length=100, default="")
     quantity = serializers.IntegerField(min_value=1, max_value=1_000_000, default=1)
     amount = MoneyInputField()
 
 
-class PurchaseInputSerializer(serializers.Serializer):
+class PurchaseInputSerializer(FieldsBoundOnce, serializers.Serializer):
     order_id = serializers.CharField(max_length=100)
     member = MemberRefSerializer()
     total = MoneyInputField()
@@ -93,13 +109,13 @@ class PurchaseInputSerializer(serializers.Serializer):
         return purchase_lines_checked(value)
 
 
-class EarnedSerializer(serializers.Serializer):
+class EarnedSerializer(FieldsBoundOnce, serializers.Serializer):
     currency = serializers.CharField()
     points = serializers.IntegerField()
     balance = serializers.IntegerField()
 
 
-class PurchaseOutputSerializer(serializers.Serializer):
+class PurchaseOutputSerializer(FieldsBoundOnce, serializers.Serializer):
     purchase_id = serializers.IntegerField(source="purchase.pk")
     order_id = serializers.CharField(source="purchase.order_id")
     member_code = serializers.CharField(source="purchase.member.code")

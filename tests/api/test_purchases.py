@@ -93,3 +93,42 @@ def test_replaying_a_purchase_20_times_concurrently_writes_one_purchase_and_one_
     assert LedgerEntry.objects.filter(brand=brand, kind=LedgerEntry.Kind.EARN).count() == 1
     assert member.accounts.get().balance == 40
     assert ledger_mismatches() == []
+
+
+def test_purchase_serializers_share_their_bound_fields_without_sharing_request_state():
+    """FieldsBoundOnce: one bound copy of the fields per class; every validation keeps its own data,
+    results and errors, also from many threads at once (gunicorn's gthread workers)."""
+    import threading
+    from decimal import Decimal
+
+    from loyalty.api.serializers import PurchaseInputSerializer
+
+    assert PurchaseInputSerializer().fields is PurchaseInputSerializer(data={}).fields
+
+    def body(number: int) -> dict:
+        return {"order_id": f" O-{number} ", "member": {"code": f"M{number}"}, "total": f"{number}.50",
+                "lines": [{"sku": f"S{number}", "amount": f"{number}.50"}]}
+
+    failures = []
+
+    def validate(start: int) -> None:
+        for number in range(start, start + 300):
+            good = PurchaseInputSerializer(data=body(number))
+            bad = PurchaseInputSerializer(data={**body(number), "member": {"code": "A", "phone": "0812345678"},
+                                                "lines": [{"amount": "-1"}]})
+            if not good.is_valid() or bad.is_valid():
+                failures.append((number, good.errors, bad.errors))
+                continue
+            values = good.validated_data
+            if (values["order_id"], values["member"]["code"], values["total"], values["lines"][0]["sku"]) != (
+                    f"O-{number}", f"M{number}", Decimal(f"{number}.50"), f"S{number}"):
+                failures.append((number, values))
+            if set(bad.errors) != {"member", "lines"}:
+                failures.append((number, bad.errors))
+
+    threads = [threading.Thread(target=validate, args=(index * 1000 + 1,)) for index in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
