@@ -1,0 +1,29 @@
+"""Django's PostgreSQL backend with a health check that costs no round trip when nothing is wrong.
+
+With ``CONN_HEALTH_CHECKS`` Django checks a persistent connection before the first query of each
+request, and its PostgreSQL backend does it with a ``SELECT 1``: one round trip and one statement
+for PostgreSQL per request (on the POS earn, about 5 % of the web worker's CPU). A connection that
+PostgreSQL closed (a restart, a terminated backend, a crash) has something to read on its socket
+(the server's goodbye, or the end of the stream) before anything is asked of it. So the check here
+polls the socket without waiting: nothing to read on an open connection is healthy; anything to
+read, or a connection psycopg already knows is closed, falls back to Django's ``SELECT 1``.
+"""
+
+import select
+
+from django.db.backends.postgresql import base
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    def is_usable(self):
+        connection = self.connection
+        if connection is None or connection.closed or connection.broken:
+            return False
+        try:
+            poller = select.poll()
+            poller.register(connection.fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
+            if not poller.poll(0):
+                return True  # nothing arrived unasked: the server has not closed it
+        except (OSError, ValueError):
+            pass
+        return super().is_usable()
