@@ -111,10 +111,12 @@ def _send(batch: list) -> None:
     has committed already: its caller is never failed for them."""
     from .tasks import events_dispatch
 
+    names = [event for event, _payload in batch]
     try:
-        events_dispatch.delay(batch)
+        # The event names stand for the arguments in logs and monitoring (Celery would otherwise
+        # render the whole batch for every task).
+        events_dispatch.apply_async((batch,), argsrepr=repr(names), kwargsrepr="{}")
     except Exception as error:  # noqa: BLE001
-        names = [event for event, _payload in batch]
         try:
             from .models import ParkedEvents
 

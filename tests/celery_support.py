@@ -64,7 +64,9 @@ def forget_broker_connections() -> None:
 @contextmanager
 def publishing_to(broker_url: str) -> Iterator[None]:
     """This process's Celery app publishing to ``broker_url`` instead of running tasks eagerly."""
-    changed = {"task_always_eager": False, "broker_url": broker_url, "result_backend": None}
+    changed = {"task_always_eager": False, "broker_url": broker_url, "result_backend": None,
+               # as settings choose it for a redis:// broker (config.broker)
+               "broker_transport": "config.broker:Transport" if broker_url.startswith("redis://") else None}
     saved = {key: app.conf[key] for key in changed}
     app.conf.update(changed)
     forget_broker_connections()
