@@ -11,7 +11,7 @@ RUN npm run build --silent
 FROM python:3.11-slim AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
     TAEM_VAR_DIR=/var/lib/taem DJANGO_STATIC_ROOT=/app/staticfiles DJANGO_MANIFEST_STATIC=1 \
-    DJANGO_MEDIA_ROOT=/var/lib/taem/media TAEM_PRODUCTION=1 OMP_THREAD_LIMIT=1 WEB_CONCURRENCY=2
+    DJANGO_MEDIA_ROOT=/var/lib/taem/media TAEM_PRODUCTION=1 OMP_THREAD_LIMIT=1 WEB_CONCURRENCY=3
 # Tesseract (Thai + English) reads receipts in the worker. The compiled translations (.mo) are
 # committed, so gettext is not needed. /var/lib/taem (media, celery beat's schedule file) belongs
 # to the runtime user; a named volume mounted on /var/lib/taem/media inherits that owner.
@@ -42,6 +42,7 @@ USER taem
 EXPOSE 8000
 # Workers and beat override this (docker-compose.yml disables it there): only web serves HTTP.
 HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status != 200)"
-# WEB_CONCURRENCY (gunicorn reads it) = sync workers, one per core. Request lines are logged by the
+# WEB_CONCURRENCY (gunicorn reads it) = sync workers: cores + 1 (on 2 vCPU, 3 keep both cores busy while
+# one waits on PostgreSQL; 4 only add switching, BENCHMARKS.md). Request lines are logged by the
 # app itself (JSON, with the request id), so gunicorn's access log stays off.
 CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--timeout", "30", "--graceful-timeout", "20"]

@@ -84,7 +84,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--lines", type=int, default=1, help="lines per purchase (1)")
     parser.add_argument("--members-sample", type=int, default=100_000,
                         help="random members of the brand the purchases go to (100000)")
-    parser.add_argument("--web-workers", type=int, default=2, help="gunicorn sync workers (2)")
+    parser.add_argument("--web-workers", type=int, default=3,
+                        help="gunicorn sync workers (3: cores + 1, the best of 2-4 on 2 vCPU)")
     parser.add_argument("--celery-concurrency", type=int, default=2,
                         help="Celery worker processes (2); 0: no worker runs (--stack own only), the tasks only "
                              "queue up: the HTTP path alone, without the worker's share of the CPUs")

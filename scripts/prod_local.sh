@@ -20,7 +20,7 @@
 #                         when missing; unset = ./scripts/ensure_postgres.sh starts the local server
 #   PROD_LOCAL_REDIS      [redis://127.0.0.1:6379] Redis server (./scripts/ensure_redis.sh starts it)
 #   PORT                  [8100] gunicorn on 127.0.0.1:$PORT
-#   WEB_WORKERS           [2] gunicorn sync workers
+#   WEB_WORKERS           [3] gunicorn sync workers (cores + 1)
 #   WEB_THREADS           [1] >1 switches gunicorn to the gthread worker class
 #   CELERY_CONCURRENCY    [2] processes of the one Celery worker
 #   FAKE_LINE_PORT        [8199] the fake LINE server on 127.0.0.1:$FAKE_LINE_PORT
@@ -55,7 +55,7 @@ ROOT="$(pwd)"
 PY="${PYTHON:-$ROOT/.venv/bin/python}"
 DIR="${PROD_LOCAL_DIR:-$ROOT/var/prod-local}"
 PORT="${PORT:-8100}"
-WEB_WORKERS="${WEB_WORKERS:-2}"
+WEB_WORKERS="${WEB_WORKERS:-3}"
 WEB_THREADS="${WEB_THREADS:-1}"
 CELERY_CONCURRENCY="${CELERY_CONCURRENCY:-2}"
 FAKE_LINE_PORT="${FAKE_LINE_PORT:-8199}"
