@@ -386,11 +386,31 @@ def queue_length(redis_url: str) -> int:
             return 0
 
 
+def outbox_length() -> int:
+    """Rows of the domain events' outbox (the purchases' events until beat's relay queues them)."""
+    from loyalty.models import ParkedEvents
+
+    return ParkedEvents.objects.count()
+
+
+def outbox_last_id() -> int:
+    from loyalty.models import ParkedEvents
+
+    return ParkedEvents.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+
+def outbox_clear(after_id: int) -> int:
+    """This run's outbox rows (nothing relays them without a worker and beat): deleted at the end."""
+    from loyalty.models import ParkedEvents
+
+    return ParkedEvents.objects.filter(pk__gt=after_id).delete()[0]
+
+
 def drain_wait(redis_url: str, timeout: float = 300.0) -> float | None:
-    """With a Celery worker running: seconds until the queue is empty (the worker caught up with the
-    step's events), or None when it did not within ``timeout``."""
+    """With a Celery worker and beat running: seconds until the outbox and the queue are empty (the
+    relay and the worker caught up with the step's events), or None when not within ``timeout``."""
     start = time.monotonic()
-    while queue_length(redis_url) > 0:
+    while outbox_length() > 0 or queue_length(redis_url) > 0:
         if time.monotonic() - start > timeout:
             return None
         time.sleep(0.2)
@@ -564,7 +584,7 @@ def stack_start(args: argparse.Namespace, directory: Path) -> Stack:
 
 def own_stack_start(args: argparse.Namespace, directory: Path, env: dict, port: int, fake_line_port: int) -> Stack:
     """gunicorn, one Celery worker and the fake LINE server with prod_local.sh's commands and settings
-    (production mode, JSON logs at INFO), minus beat, collectstatic and migrate."""
+    (production mode, JSON logs at INFO), minus collectstatic and migrate (beat runs with a worker)."""
     directory.mkdir(parents=True, exist_ok=True)
     fake_line = f"http://127.0.0.1:{fake_line_port}"
     env = {**env, "TAEM_PRODUCTION": "1", "DJANGO_DEBUG": "0", "DJANGO_SETTINGS_MODULE": "config.settings",
@@ -582,9 +602,12 @@ def own_stack_start(args: argparse.Namespace, directory: Path, env: dict, port: 
                 "--log-level", "warning"],
         "worker": [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO", "--concurrency",
                    str(args.celery_concurrency), "--hostname", f"posload{port}@%h"],
+        # The relay of the domain events' outbox runs from beat (every second).
+        "beat": [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "WARNING",
+                 "--schedule", str(directory / "celerybeat-schedule")],
     }
     if args.celery_concurrency == 0:
-        del commands["worker"]
+        del commands["worker"], commands["beat"]
     stack = Stack(port=port, directory=directory, kind="own", env=env)
     for name, command in commands.items():
         with (directory / f"{name}.log").open("ab") as log_file:
@@ -719,6 +742,7 @@ def run_http(args: argparse.Namespace) -> int:
     prefix = f"PL{run_id}"
     purge_queue(args.redis_url)
     first_id = purchase_max_id()
+    outbox_first_id = outbox_last_id()
     results: dict = {"machine": machine_facts(), "brand": args.brand, "members_in_brand": data.members_total,
                      "members_sampled": len(data.member_codes), "lines_per_purchase": args.lines,
                      "rule": f"{data.rule_points} point / {data.rule_spend} THB", "closed_loop": [],
@@ -736,7 +760,7 @@ def run_http(args: argparse.Namespace) -> int:
         stack = stack_start(args, work_dir / "prod-local")
         results["stack"] = stack.kind
         results["web_workers"], results["celery_concurrency"] = args.web_workers, args.celery_concurrency
-        beat = ", beat" if stack.kind == "prod-local" else " (no beat)"
+        beat = ", beat" if args.celery_concurrency else " (no beat: the events stay in the outbox)"
         worker = f"Celery worker x{args.celery_concurrency}" if args.celery_concurrency else "no Celery worker"
         print(f"stack ({stack.kind}) up: gunicorn {args.web_workers} sync workers on 127.0.0.1:{stack.port}, "
               f"{worker}{beat}, fake LINE; broker {args.redis_url}; load average {load_average()}")
@@ -798,9 +822,11 @@ def run_http(args: argparse.Namespace) -> int:
                 sampler.sample()
                 results["memory"] = sampler.report()
             results["queued_tasks_at_end"] = queue_length(args.redis_url)
+            results["outbox_rows_at_end"] = outbox_length()
         finally:
             stack_stop(stack)
             purge_queue(args.redis_url)
+            outbox_clear(outbox_first_id)
             revoke_key(data)
     results["check"] = check_run(first_id, prefix)
     results["check"]["clients_told_ok"] = told_ok
@@ -830,7 +856,8 @@ def print_summary(results: dict) -> None:
     print(f"check: {check['clients_told_ok']} purchases acknowledged to the clients, {check['purchases']} in the "
           f"database with {check['earn_entries']} earn entries over {check['accounts']} accounts, "
           f"{check['accounts_mismatched']} accounts with balance != sum(entries) or != sum(open lots); "
-          f"{results.get('queued_tasks_at_end', 0)} Celery tasks still queued at the end (purged)")
+          f"{results.get('queued_tasks_at_end', 0)} Celery tasks still queued and "
+          f"{results.get('outbox_rows_at_end', 0)} outbox rows at the end (both cleared)")
     print(json.dumps(results))
 
 
@@ -849,6 +876,7 @@ def run_pgbench(args: argparse.Namespace) -> int:
     run_id = secrets.token_hex(3)
     prefix = f"PG{run_id}"
     first_id = purchase_max_id()
+    outbox_first_id = outbox_last_id()
     url = urlsplit(os.environ["DATABASE_URL"])
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS bench_pos_members")
@@ -900,6 +928,7 @@ def run_pgbench(args: argparse.Namespace) -> int:
     finally:
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS bench_pos_members")
+        outbox_clear(outbox_first_id)  # the transactions' outbox rows: nobody relays them here
     results["peak_tps"] = max(row["tps"] for row in results["rows"])
     results["check"] = check_run(first_id, prefix)
     check = results["check"]
@@ -923,6 +952,7 @@ def run_profile(args: argparse.Namespace) -> int:
 
     data = prepare(args)
     purge_queue(args.redis_url)
+    outbox_first_id = outbox_last_id()
     if args.without_subscribers:
         from loyalty import events
 
@@ -970,6 +1000,7 @@ def run_profile(args: argparse.Namespace) -> int:
         profiled_ms = (time.perf_counter() - started) / args.profile * 1000
     finally:
         purge_queue(args.redis_url)
+        outbox_clear(outbox_first_id)
         revoke_key(data)
     subscribers = " (subscribers off)" if args.without_subscribers else ""
     print(f"one purchase ({args.lines} line(s)){subscribers}: {len(one)} SQL statements (and BEGIN/COMMIT); "

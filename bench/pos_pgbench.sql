@@ -8,8 +8,11 @@
 -- check on (brand, channel, order_id); insert the purchase and its line; lock the account row;
 -- check the idempotency key under the lock; insert the EARN entry (with an explanation of the same
 -- size as the engine's), its lot, move the balance; record points and balance on the purchase;
--- commit (synchronous_commit on, as the app). Left out: the app's reads of configuration (API key,
--- branch, rules, policy, promotions, tier) and everything after the commit (subscribers, Celery).
+-- write the purchase's domain events to the outbox (loyalty_parkedevents) as the app does in the same
+-- transaction; commit (synchronous_commit on, as the app). Left out: the app's reads of configuration
+-- (API key, branch, rules, policy, promotions, tier) and everything after the commit (beat's relay,
+-- the Celery worker's subscribers). The app now writes the same rows in fewer statements (the
+-- purchase with its line in one, the entry, lot and balance in one) and skips the two key look-ups.
 \set k random(1, :members)
 \set order random(1, 1000000000000000)
 \set total random(50, 3000)
@@ -46,4 +49,8 @@ INSERT INTO loyalty_pointlot (entry_id, account_id, amount, remaining, expires_a
 VALUES (:entry_id::bigint, :account_id::bigint, :points::bigint, :points::bigint, now() + interval '1 year', now());
 UPDATE loyalty_pointaccount SET balance = balance + :points::bigint, updated_at = now() WHERE id = :account_id::bigint;
 UPDATE loyalty_purchase SET points_earned = :points::bigint, balance_after = :balance::bigint + :points::bigint WHERE id = :purchase_id::bigint;
+INSERT INTO loyalty_parkedevents (batch, error, created_at)
+VALUES (('[["points_posted", {"entry_id": ' || :entry_id::text || ', "account_id": ' || :account_id::text
+         || ', "amount": ' || :points::text || ', "kind": "earn"}], ["purchase_recorded", {"purchase_id": '
+         || :purchase_id::text || ', "member_id": ' || :member_id::text || '}]]')::jsonb, '', now());
 END;

@@ -1,7 +1,8 @@
 """Celery worker CPU per purchase: what the domain events of one POS purchase cost the worker.
 
 N purchases are recorded in this process through ``purchase_record`` with a real broker and no
-worker running, so their events only queue (one ``events_dispatch`` task each). Then one
+worker running, so their events wait in the outbox; the relay (``events.resend_parked``, beat's
+job) queues them as ``events_dispatch`` tasks of several purchases each. Then one
 ``celery worker`` process (prefork, concurrency 1, INFO logs, as production) is started with the
 fake LINE server and drains the queue; its CPU (main + pool process, ``utime + stime`` from
 ``/proc``) from ready to empty queue, divided by N, is the figure. With ``--profile`` the worker
@@ -69,7 +70,15 @@ def main(argv: list[str] | None = None) -> int:
                         order_id=f"WC{run}-{number}", total=Decimal("250.00"),
                         lines=[LineInput(amount=Decimal("250.00"), sku="SKU01", category="coffee")],
                         purchased_at=timezone.now())
-    print(f"{args.purchases} purchases recorded; {queue.llen('celery')} tasks queued")
+    from loyalty import events
+
+    relayed = 0
+    while True:  # what beat's relay does every second: the outbox's rows, several purchases per task
+        moved = events.resend_parked()
+        relayed += moved
+        if not moved:
+            break
+    print(f"{args.purchases} purchases recorded; {relayed} outbox rows relayed as {queue.llen('celery')} tasks")
 
     work = Path(tempfile.mkdtemp(prefix="taem-worker-cpu-"))
     log_path, profile_path = work / "worker.log", work / "worker.prof"

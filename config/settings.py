@@ -258,7 +258,9 @@ CELERY_BEAT_SCHEDULE = {
     # LINE events whose processing task was lost (broker down at the webhook, worker crash)
     "sweep-line-events": {"task": "messaging.tasks.sweep_line_events", "schedule": crontab(minute="*")},
     # domain events of purchases, refunds and postings parked while the broker was down
-    "resend-parked-events": {"task": "loyalty.tasks.events_resend", "schedule": crontab(minute="*")},
+    # The domain events' outbox (purchases and refunds write theirs in their own transaction).
+    "resend-parked-events": {"task": "loyalty.tasks.events_resend", "schedule": 1.0,
+                             "options": {"expire_seconds": 30}},
     # hourly safety net for a registration that raced an order
     "sweep-pending-orders": {"task": "loyalty.orders.tasks.sweep_pending_orders", "schedule": crontab(minute=20)},
 }

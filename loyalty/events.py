@@ -10,9 +10,11 @@ Two kinds of subscriber:
 - ``subscribe(event, in_worker=True, when=...)``: runs in a Celery worker, for the events
   whose payload ``when`` accepts (checked in the committing process, so an event no worker
   subscriber wants sends no task). The committing process
-  sends one ``events_dispatch`` task carrying the event (or, inside ``batched()``, every
-  event of the block: a purchase's ``points_posted`` and ``purchase_recorded`` travel as
-  one task), and the worker calls each of the event's worker subscribers in turn. A
+  sends one ``events_dispatch`` task carrying the event; inside ``batched()`` (a purchase, a
+  refund) every event of the block is written to the outbox (``ParkedEvents``) in the block's
+  own transaction instead, and beat's relay (``resend_parked``, every second) queues the
+  outbox's rows, several blocks per task. The worker calls each of the event's worker
+  subscribers in turn. A
   subscriber that raises is retried alone (``events_handler_retry``), so the others are
   not run twice. The task is acknowledged late and rejected (so redelivered) when its worker
   process is lost, so a worker subscriber must be idempotent per event (each one was already
@@ -69,11 +71,21 @@ def worker_handler(event: str, name: str) -> Callable[..., None] | None:
 def emit(event: str, **payload) -> None:
     """Deliver ``event`` to its subscribers once the current transaction commits."""
     batch = _current_batch()
+    to_worker = any(_wanted(handler, payload) for handler in _worker_subscribers[event])
+    if to_worker and batch is not None and batch.outbox:
+        # Written by the block, in this transaction, to the outbox: unless a savepoint around this
+        # emit rolls back, which drops this marker from the transaction's on_commit list with it.
+        def marker() -> None:
+            pass
+
+        transaction.on_commit(marker)
+        batch.pending.append((marker, [event, payload]))
+        to_worker = False
 
     def deliver() -> None:
         for handler in list(_subscribers[event]):
             handler(**payload)
-        if any(_wanted(handler, payload) for handler in _worker_subscribers[event]):
+        if to_worker:
             if batch is not None and not batch.sent:
                 batch.items.append([event, payload])
             else:
@@ -88,9 +100,18 @@ def _wanted(handler: Callable, payload: dict) -> bool:
 
 
 class _Batch:
-    def __init__(self) -> None:
+    def __init__(self, *, outbox: bool = False) -> None:
         self.items: list = []
         self.sent = False
+        self.outbox = outbox
+        self.pending: list = []  # (marker, [event, payload]) for the outbox
+
+    def write_outbox(self) -> None:
+        """The worker share of the block's events, still inside its transaction, as one outbox row."""
+        alive = {id(callback) for _savepoints, callback, _robust in transaction.get_connection().run_on_commit}
+        items = [item for marker, item in self.pending if id(marker) in alive]
+        if items:
+            _outbox_insert(items)
 
     def send(self) -> None:
         if self.sent:
@@ -126,9 +147,13 @@ def _send(batch: list) -> None:
             log.exception("domain events %s could not be queued nor parked", names)
 
 
-def resend_parked(limit: int = 500) -> int:
-    """Queue parked batches again, oldest first, deleting each once queued; stops at the first
-    failure (the broker is still down). Concurrent runs skip each other's rows. Returns how many."""
+def resend_parked(limit: int = 2000, events_per_task: int = 500) -> int:
+    """Queue the outbox's batches, oldest first: the purchases' and refunds' events written in
+    their transactions, and batches parked while the broker was down. Consecutive batches travel
+    together as ``events_dispatch`` tasks of about ``events_per_task`` events; each task's rows
+    are deleted once it is queued, in this run's transaction. Stops at the first failure (the
+    broker is down: the rest waits for the next run). Concurrent runs skip each other's rows.
+    Returns how many rows were queued."""
     from django.db import transaction as db_transaction
 
     from .models import ParkedEvents
@@ -136,14 +161,21 @@ def resend_parked(limit: int = 500) -> int:
 
     sent = 0
     with db_transaction.atomic():
-        for parked in ParkedEvents.objects.select_for_update(skip_locked=True).order_by("pk")[:limit]:
+        waiting = list(ParkedEvents.objects.select_for_update(skip_locked=True).order_by("pk")[:limit])
+        while waiting:
+            chunk, taken = [], 0
+            while taken < len(waiting) and (not chunk or len(chunk) + len(waiting[taken].batch) <= events_per_task):
+                chunk += waiting[taken].batch
+                taken += 1
             try:
-                events_dispatch.delay(parked.batch)
+                events_dispatch.apply_async((chunk,), argsrepr=repr(sorted({event for event, _ in chunk})),
+                                            kwargsrepr="{}")
             except Exception:  # noqa: BLE001
-                log.warning("parked domain events: the broker is still unreachable; %s re-queued so far", sent)
+                log.warning("domain events: the broker is unreachable; %s outbox row(s) queued so far", sent)
                 break
-            parked.delete()
-            sent += 1
+            ParkedEvents.objects.filter(pk__in=[row.pk for row in waiting[:taken]]).delete()
+            sent += taken
+            waiting = waiting[taken:]
     return sent
 
 
@@ -151,22 +183,59 @@ def resend_parked(limit: int = 500) -> int:
 def batched() -> Iterator[None]:
     """Send the worker share of every event emitted inside the block as one task, once committed.
 
-    Left outside any transaction, the block's own transactions have committed: the task goes at
-    once. Left inside an outer transaction (a cashier's award, a purchase for a new phone
-    number), it goes when that transaction commits, after the events' own callbacks; if it rolls
-    back, nothing goes.
+    Entered inside a transaction with a broker (the purchase and the refund open theirs first):
+    the block's worker events are written, on leaving it without an error, as one row of the
+    outbox (``ParkedEvents``) in that same transaction, so they commit or roll back with what
+    raised them and no request waits on the broker; ``relay`` (beat, every second) queues them.
+    Otherwise (no broker: tests and development run tasks at once) the task goes when the block's
+    transactions have committed: at once when left outside any transaction, or when the outer
+    transaction (a cashier's award, a purchase for a new phone number) commits, after the
+    events' own callbacks; if it rolls back, nothing goes.
     """
     stack = _local.__dict__.setdefault("batches", [])
-    batch = _Batch()
+    batch = _Batch(outbox=transaction.get_connection().in_atomic_block and _broker_configured())
     stack.append(batch)
     try:
         yield
-    finally:
+    except BaseException:
         stack.pop()
-        if transaction.get_connection().in_atomic_block:
-            transaction.on_commit(batch.send)
-        else:
-            batch.send()
+        if not batch.outbox:
+            _schedule(batch)
+        raise
+    stack.pop()
+    if batch.outbox:
+        batch.write_outbox()
+    _schedule(batch)
+
+
+def _schedule(batch: _Batch) -> None:
+    if transaction.get_connection().in_atomic_block:
+        transaction.on_commit(batch.send)
+    else:
+        batch.send()
+
+
+def _broker_configured() -> bool:
+    from config.celery import app
+
+    return not app.conf.task_always_eager
+
+
+_OUTBOX = None
+
+
+def _outbox_insert(items: list) -> None:
+    global _OUTBOX  # noqa: PLW0603 - built on first use: models are not ready when this module loads
+    from config import rows
+
+    from .models import ParkedEvents
+
+    if _OUTBOX is None:
+        _OUTBOX = rows.Insert(ParkedEvents)
+    row = ParkedEvents(batch=items, error="")
+    with rows.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {_OUTBOX.table} ({_OUTBOX.columns}) VALUES ({_OUTBOX.placeholders})",  # noqa: S608
+                       _OUTBOX.params(row))
 
 
 def dispatch(batch: list) -> int:

@@ -50,7 +50,7 @@ def events_handler_retry(event: str, handler: str, payload: dict) -> None:
 
 @shared_task(acks_late=True)
 def events_resend() -> int:
-    """Every minute (beat): queue again the domain events parked while the broker was down."""
+    """Every second (beat): queue the domain events of the outbox (``loyalty.events.resend_parked``)."""
     from . import events
 
     return events.resend_parked()

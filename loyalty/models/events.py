@@ -1,9 +1,11 @@
-"""Domain events whose worker task could not be queued (``loyalty.events``).
+"""The outbox of domain events for the Celery worker (``loyalty.events``).
 
-Written only when publishing ``events_dispatch`` failed after the events' transaction committed
-(the broker was down): the purchase stands, and its side effects (tier upgrade, races,
-missions, coupons, statistics, notices) wait here until ``events_resend`` (beat, every minute)
-queues them again. Deleted once queued.
+A purchase and a refund write the worker share of their events here, in their own transaction,
+so the events commit or roll back with what raised them and the request never waits on the
+broker. Any other batch is written here when publishing ``events_dispatch`` failed after its
+transaction committed (the broker was down): what raised it stands, and its side effects (tier
+upgrade, races, missions, coupons, statistics, notices) wait here. ``events_resend`` (beat,
+every second) queues the rows, oldest first, several per task, and deletes them once queued.
 """
 
 from django.db import models

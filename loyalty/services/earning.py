@@ -176,7 +176,7 @@ def _record(*, brand: Brand, member: Member, channel: str, order_id: str, total:
     # The accounts are locked and the points computed first, so the purchase row is written once,
     # with its points and balance, and then the entries that name it.
     try:
-        with events.batched(), transaction.atomic():
+        with transaction.atomic(), events.batched():
             currencies = setup.currencies
             labels = _currency_labels(currencies, brand.pk)
             locked = member_accounts_lock(member=member, currencies=currencies)
@@ -264,7 +264,7 @@ def purchase_refund(
     are found. Raises ``PurchaseNotFound``, ``PurchaseAlreadyRefunded``,
     ``RefundExceedsTotal``.
     """
-    with events.batched(), transaction.atomic():
+    with transaction.atomic(), events.batched():
         purchases = Purchase.objects.select_for_update().filter(brand=brand, pk=purchase_id)
         if branch is not None:
             purchases = purchases.filter(branch=branch)

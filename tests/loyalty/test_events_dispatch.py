@@ -1,10 +1,11 @@
 """Domain events: a purchase's worker subscribers travel as one Celery task.
 
-The purchase request only queues ``loyalty.tasks.events_dispatch`` once (its
-``points_posted`` and ``purchase_recorded`` together); a real worker (Redis, its own
-process and database connection) then upgrades the tier, counts the race, refreshes the
-member's statistics and sends the LINE notices. A subscriber that raises is retried
-alone; postings no worker subscriber wants queue nothing.
+The purchase request writes its ``points_posted`` and ``purchase_recorded`` to the outbox
+(``ParkedEvents``) in its own transaction; the relay (``events_resend``, beat every second)
+queues ``loyalty.tasks.events_dispatch`` with the outbox's rows, several purchases per task; a
+real worker (Redis, its own process and database connection) then upgrades the tier, counts
+the race, refreshes the member's statistics and sends the LINE notices. A subscriber that
+raises is retried alone; postings no worker subscriber wants queue nothing.
 """
 
 import logging
@@ -54,8 +55,8 @@ def _buy(member, order_id: str, total: str):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_purchase_queues_one_task_and_a_real_worker_runs_every_subscriber(shop, fake_line, celery_on_redis,
-                                                                             tmp_path):
+def test_a_purchase_writes_its_events_to_the_outbox_and_a_real_worker_runs_every_subscriber(
+        shop, fake_line, celery_on_redis, tmp_path):
     brand, member, gold = shop
     now = timezone.now()
     race = Race.objects.create(brand=brand, metric=Race.Metric.SPEND, period=Race.Period.CUSTOM,
@@ -65,17 +66,23 @@ def test_a_purchase_queues_one_task_and_a_real_worker_runs_every_subscriber(shop
 
     result = _buy(member, "EV-1", "12000.00")
     assert result.created and result.earned[0].points > 0
-    # Nothing ran in the request but the earn: one task waits for all the subscribers.
-    assert queued_messages() == 1
+    # Nothing ran in the request but the earn, and nothing was published: the events wait in the outbox.
+    assert queued_messages() == 0
+    outbox = ParkedEvents.objects.get()
+    assert [event for event, _payload in outbox.batch] == ["points_posted", "purchase_recorded"]
+    assert outbox.error == ""
     assert not TierChange.objects.filter(member=member).exists()
     assert not Standing.objects.filter(race=race).exists()
     assert not fake_line.inbox(member.line_user_id)
 
-    # A posting no worker subscriber wants (a staff adjustment) queues nothing.
+    # A posting no worker subscriber wants (a staff adjustment) writes and queues nothing.
     account = account_get_or_create(member=member, currency=brand.currencies.get(is_default=True))
     points_post(account=account, amount=5, kind=LedgerEntry.Kind.ADJUST, idempotency_key="ev-adjust",
                 source=Source(channel=Channel.STAFF, reason="goodwill"))
-    assert queued_messages() == 1
+    assert queued_messages() == 0 and ParkedEvents.objects.count() == 1
+
+    assert events_resend() == 1  # the relay: one task for the row, which goes
+    assert queued_messages() == 1 and not ParkedEvents.objects.exists()
 
     with running_worker(broker_url=celery_on_redis.conf.broker_url, line_base_url=fake_line.base_url,
                         tmp_path=tmp_path) as worker:
@@ -128,39 +135,73 @@ def test_a_when_filter_belongs_to_worker_subscribers_only():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_purchase_inside_a_callers_transaction_still_queues_one_task_and_only_once_committed(shop, celery_on_redis):
+def test_a_purchase_inside_a_callers_transaction_commits_or_rolls_back_its_events_with_it(shop, celery_on_redis):
     _brand, member, _gold = shop
     with transaction.atomic():  # as the cashier's award and a purchase for a new phone number
         _buy(member, "EV-3", "300.00")
-        assert queued_messages() == 0  # nothing before the caller's commit
-    assert queued_messages() == 1  # points_posted and purchase_recorded together
+    assert ParkedEvents.objects.count() == 1  # points_posted and purchase_recorded together
 
     with pytest.raises(RuntimeError), transaction.atomic():
         _buy(member, "EV-4", "300.00")
         raise RuntimeError("the caller fails after the purchase")
-    assert queued_messages() == 1  # rolled back: nothing more
+    assert ParkedEvents.objects.count() == 1  # rolled back with the purchase: nothing more
     assert not Purchase.objects.filter(order_id="EV-4").exists()
+    assert events_resend() == 1 and queued_messages() == 1
 
 
 @pytest.mark.django_db(transaction=True)
-def test_events_of_a_purchase_made_while_the_broker_is_down_are_parked_and_queued_once_it_is_back(shop, redis_url):
+def test_the_relay_queues_many_purchases_as_one_task_oldest_first(shop, celery_on_redis):
+    _brand, member, _gold = shop
+    bought = [_buy(member, f"EV-R{number}", "100.00").purchase.pk for number in range(5)]
+    assert ParkedEvents.objects.count() == 5 and queued_messages() == 0
+    assert events_resend() == 5
+    assert queued_messages() == 1
+    with app.connection_for_write() as broker:
+        message = broker.SimpleQueue(app.conf.task_default_queue).get(timeout=5)
+        batch = message.decode()[0][0]
+        message.ack()
+    recorded = [payload["purchase_id"] for event, payload in batch if event == "purchase_recorded"]
+    assert recorded == bought
+    assert len(batch) == 10
+
+
+@pytest.mark.django_db(transaction=True)
+def test_events_of_a_savepoint_that_rolls_back_inside_a_batch_are_not_written(celery_on_redis, monkeypatch):
+    monkeypatch.setitem(events._worker_subscribers, "test_event", [lambda **_payload: None])
+    with transaction.atomic(), events.batched():
+        events.emit("test_event", number=1)
+        with pytest.raises(RuntimeError), transaction.atomic():
+            events.emit("test_event", number=2)
+            raise RuntimeError("the savepoint rolls back")
+        events.emit("test_event", number=3)
+    assert ParkedEvents.objects.get().batch == [["test_event", {"number": 1}], ["test_event", {"number": 3}]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_events_of_a_purchase_made_while_the_broker_is_down_wait_and_are_queued_once_it_is_back(shop, redis_url):
     _brand, member, _gold = shop
     with publishing_to("redis://127.0.0.1:1/0"):  # nothing listens there: connection refused
         result = _buy(member, "EV-5", "12000.00")
+        # Another earn than a purchase's publishes after its commit: refused, so parked with the error.
+        account = account_get_or_create(member=member, currency=member.brand.currencies.get(is_default=True))
+        points_post(account=account, amount=5, kind=LedgerEntry.Kind.EARN, idempotency_key="ev-claim",
+                    source=Source(channel=Channel.STAFF, reason="claim"))
     assert result.created and result.earned[0].points > 0  # the till got its answer
-    parked = ParkedEvents.objects.get()
+    parked, refused = ParkedEvents.objects.order_by("pk")
     assert [event for event, _payload in parked.batch] == ["points_posted", "purchase_recorded"]
-    assert "OperationalError" in parked.error
+    assert parked.error == ""  # the purchase never asked the broker
+    assert [event for event, _payload in refused.batch] == ["points_posted"]
+    assert "OperationalError" in refused.error
     assert not TierChange.objects.filter(member=member).exists()  # nothing ran yet
 
     with publishing_to("redis://127.0.0.1:1/0"):
         assert events_resend() == 0  # still down: kept
-    assert ParkedEvents.objects.count() == 1
+    assert ParkedEvents.objects.count() == 2
 
     with publishing_to(redis_url):
         app.control.purge()
-        assert events_resend() == 1
-        assert queued_messages() == 1
+        assert events_resend() == 2
+        assert queued_messages() == 1  # both rows in one task
     assert not ParkedEvents.objects.exists()
 
     dispatch(parked.batch)  # what the worker does with it: every subscriber runs
