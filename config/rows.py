@@ -41,10 +41,14 @@ class Rows:
     a null key gives ``None``), with ``defer`` naming ``"fk__field"`` to leave out of a joined model
     or ``"field"`` of ``model`` itself. ``where`` and ``order_by`` name columns as ``t.<column>``
     and take ``%s`` placeholders. ``lock`` adds ``FOR UPDATE OF t`` (only ``model``'s rows).
+    ``also``: ``(other model, condition)``, one more LEFT JOIN (alias ``j``) of a model ``model``
+    has no foreign key to; ``pair()`` returns it beside the instance (its placeholders come
+    first: the join precedes the WHERE).
     """
 
     def __init__(self, model: type[models.Model], *, where: str, related: tuple[str, ...] = (),
-                 defer: tuple[str, ...] = (), order_by: str = "", limit: int | None = None, lock: bool = False):
+                 defer: tuple[str, ...] = (), order_by: str = "", limit: int | None = None, lock: bool = False,
+                 also: tuple[type[models.Model], str] | None = None):
         self.model = model
         parts = [_Part(model, "t", [name for name in defer if "__" not in name])]
         joins = []
@@ -57,6 +61,12 @@ class Rows:
             target = field.target_field.column
             joins.append(f'LEFT JOIN "{field.related_model._meta.db_table}" {alias} '
                          f'ON {alias}."{target}" = t."{field.column}"')
+        self.also = None
+        if also is not None:
+            other, condition = also
+            self.also = _Part(other, "j", [])
+            parts.append(self.also)
+            joins.append(f'LEFT JOIN "{other._meta.db_table}" j ON {condition}')
         self.parts = parts
         columns = ", ".join(column for part in parts for column in part.columns)
         sql = f'SELECT {columns} FROM "{model._meta.db_table}" t {" ".join(joins)} WHERE {where}'  # noqa: S608 - model metadata and code constants, values are parameters
@@ -80,11 +90,23 @@ class Rows:
             row = rows_cursor.fetchone()
         return None if row is None else self._instance(row)
 
+    def pair(self, params) -> tuple[models.Model, models.Model | None] | None:
+        """The first row as ``(instance, the also-joined instance or None)``; None without a row."""
+        with cursor() as rows_cursor:
+            rows_cursor.execute(self.sql, params)
+            row = rows_cursor.fetchone()
+        if row is None:
+            return None
+        values = row[len(row) - len(self.also.fields):]
+        return self._instance(row), None if values[self.also.pk_index] is None else self.also.build(values)
+
     def _instance(self, row):
         base, *related = self.parts
         position = len(base.fields)
         instance = base.build(row[:position])
         for part in related:
+            if part is self.also:
+                break
             values = row[position:position + len(part.fields)]
             position += len(part.fields)
             part.via.set_cached_value(instance, None if values[part.pk_index] is None else part.build(values))

@@ -32,6 +32,10 @@ def staff_role(*, user, brand: Brand) -> str | None:
 _MEMBER_BY = {name: Rows(Member, where=f't.brand_id = %s AND t."{name}" = %s')
               for name in ("code", "phone", "line_user_id")}
 _ACTIVE_BRANCH = Rows(Branch, where="t.brand_id = %s AND t.code = %s AND t.is_active")
+# A POS purchase names its member and its branch: both in one query.
+_MEMBER_AT_BRANCH = {name: Rows(Member, where=f't.brand_id = %s AND t."{name}" = %s',
+                                also=(Branch, "j.brand_id = t.brand_id AND j.code = %s AND j.is_active"))
+                     for name in ("code", "line_user_id")}
 
 
 def member_find(*, brand: Brand, code: str | None = None, phone: str | None = None,
@@ -49,6 +53,21 @@ def member_find(*, brand: Brand, code: str | None = None, phone: str | None = No
     if member is None:
         raise MemberNotFound()
     return member
+
+
+def member_and_branch(*, brand: Brand, branch_code: str, code: str | None = None,
+                      line_user_id: str | None = None) -> tuple[Member | None, Branch | None]:
+    """``member_find`` (by code or LINE user id) and ``branch_get`` in one query. Raises nothing:
+    ``(None, None)`` when no such member (the branch is then not known either), ``(member, None)``
+    when the branch is unknown or inactive; the caller asks the single selectors for their errors."""
+    if code:
+        name, value = "code", code.strip().upper()
+    elif line_user_id:
+        name, value = "line_user_id", line_user_id
+    else:
+        return None, None
+    found = _MEMBER_AT_BRANCH[name].pair([branch_code, brand.pk, value])
+    return found if found is not None else (None, None)
 
 
 def branch_get(*, brand: Brand, code: str) -> Branch:

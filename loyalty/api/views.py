@@ -24,7 +24,7 @@ from members.api.permissions import brand_for_request
 from members.card import card_verify
 from members.errors import BranchNotAllowed, InvalidPhone
 from members.models import ApiKey
-from members.selectors import branch_get, member_find
+from members.selectors import branch_get, member_and_branch, member_find
 from members.services import member_get_or_create_pending, phone_normalise
 
 from . import serializers as s
@@ -94,13 +94,20 @@ class PurchaseCreateView(APIView):
         data = s.PurchaseInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        branch = resolve_branch(request, brand, values.get("branch"))
+        reference = values["member"]
+        member = branch = None
+        key = request.auth if isinstance(request.auth, ApiKey) else None
+        if values.get("branch") and not (key is not None and key.branch_id) and not reference.get("phone"):
+            # The usual POS body (a member code, a branch code, a brand-wide key): one query for both.
+            member, branch = member_and_branch(brand=brand, branch_code=values["branch"],
+                                               code=reference.get("code"), line_user_id=reference.get("line_user_id"))
+        branch = branch or resolve_branch(request, brand, values.get("branch"))
         channel = resolve_channel(request, values.get("channel"))
         # A pending member created for an unknown phone goes if the purchase is refused; a member named
         # by code or LINE id is only read, and purchase_record's own transaction is then the outermost.
-        pending_possible = bool(values["member"].get("phone"))
+        pending_possible = bool(reference.get("phone"))
         with transaction.atomic() if pending_possible else contextlib.nullcontext():
-            member = resolve_member(brand, values["member"], create_pending=True)
+            member = member or resolve_member(brand, reference, create_pending=True)
             result = purchase_record(
                 brand=brand,
                 member=member,
@@ -110,7 +117,7 @@ class PurchaseCreateView(APIView):
                 lines=[LineInput(**line) for line in values["lines"]],
                 purchased_at=values.get("purchased_at") or timezone.now(),
                 branch=branch,
-                api_key=request.auth if isinstance(request.auth, ApiKey) else None,
+                api_key=key,
             )
         return Response(s.PurchaseOutputSerializer(result).data,
                         status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)

@@ -132,3 +132,35 @@ def test_purchase_serializers_share_their_bound_fields_without_sharing_request_s
     for thread in threads:
         thread.join()
     assert failures == []
+
+
+def test_the_member_and_the_branch_of_a_purchase_are_read_in_one_query(pos_client, member):
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as statements:
+        response = pos_client.post(URL, purchase_body(member), format="json")
+    assert response.status_code == 201, response.content
+    assert Purchase.objects.get().branch.code == "MAIN"
+    branch_reads = [query["sql"] for query in statements.captured_queries
+                    if '"members_branch"' in query["sql"] and '"members_apikey"' not in query["sql"]]  # not the key's
+    assert len(branch_reads) == 1 and '"members_member"' in branch_reads[0]
+
+
+@pytest.mark.parametrize(("member_code", "branch", "code"), [
+    ("known", "NOPE", "branch_not_found"),  # the member is found, the branch is not
+    ("known", "CLOSED", "branch_not_found"),  # an inactive branch
+    ("NOSUCH", "MAIN", "member_not_found"),
+    ("NOSUCH", "NOPE", "branch_not_found"),  # both wrong: the branch is reported first, as before
+])
+def test_a_purchase_naming_an_unknown_member_or_branch_is_refused_and_writes_nothing(pos_client, member, member_code,
+                                                                                   branch, code):
+    from members.models import Branch
+
+    Branch.objects.create(brand=member.brand, code="CLOSED", name="ปิดแล้ว", is_active=False)
+    body = purchase_body(member, branch=branch)
+    if member_code != "known":
+        body["member"] = {"code": member_code}
+    response = pos_client.post(URL, body, format="json")
+    assert response.status_code in {400, 404}, response.content
+    assert response.json()["error"]["code"] == code
+    assert not Purchase.objects.exists()
