@@ -12,6 +12,7 @@ read, or a connection psycopg already knows is closed, falls back to Django's ``
 import select
 
 from django.db.backends.postgresql import base
+from psycopg.pq import TransactionStatus
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
@@ -19,6 +20,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
         connection = self.connection
         if connection is None or connection.closed or connection.broken:
             return False
+        if connection.info.transaction_status != TransactionStatus.IDLE:
+            return super().is_usable()  # not between transactions: ask for real
         try:
             poller = select.poll()
             poller.register(connection.fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)

@@ -83,9 +83,10 @@ def read_setup(*, brand, full: bool = False) -> EarnSetup:
         setup.promotions = list(promotions_query(brand=brand, currencies=ordered)
                                 .filter(ends_at__gt=now - RECENT - MARGIN))
         setup.tier_program = program_state(brand.pk)
-        tiers = brand_tiers(brand.pk) if setup.tier_program != "none" else []
-        setup.entry_tier = entry_tier(tiers)
-        setup.tier_matters = setup.tier_program == "on" and (
+        tiers = brand_tiers(brand.pk)
+        setup.entry_tier = entry_tier(tiers) if setup.tier_program != "none" else None
+        # Without a program a member may still hold a tier (a staff override): only "off" ignores it.
+        setup.tier_matters = setup.tier_program != "off" and (
             any(tier.earn_multiplier > 1 for tier in tiers)
             or any(promotion.tiers.all() for promotion in setup.promotions))
     return setup

@@ -177,3 +177,15 @@ def test_the_members_tier_is_read_only_when_a_tier_or_a_promotion_of_the_snapsho
     with CaptureQueriesContext(connection) as statements:
         assert buy(member, "M-3").points_earned == 15  # a Gold-only promotion: read, and it applies
     assert _tier_reads(statements) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_tier_given_by_staff_without_a_tier_program_still_multiplies(member, clock):
+    from loyalty.models import MemberTier
+
+    brand = member.brand
+    vip = Tier.objects.create(brand=brand, code="vip", name="วีไอพี", rank=1, threshold=Decimal("0"),
+                              earn_multiplier=Decimal("2"))
+    MemberTier.objects.create(member=member, brand=brand, tier=vip, achieved_at=timezone.now())
+    buy(member, "V-0")  # the snapshot is read: no TierProgram at all
+    assert buy(member, "V-1").points_earned == 20
