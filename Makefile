@@ -35,8 +35,8 @@ $(ASSETS_STAMP): $(NODE_STAMP) $(STATIC_SRC)/portal $(STATIC_SRC)/cashier $(STAT
 
 assets: $(ASSETS_STAMP)
 
-# Embedded defaults: SQLite under var/, Celery tasks eager, LINE = the project's fake LINE
-# server on $(FAKE_LINE_PORT). Prints the demo credentials.
+# Embedded defaults: PostgreSQL database taem_dev (scripts/dev_database.sh), Celery tasks eager,
+# LINE = the project's fake LINE server on $(FAKE_LINE_PORT). Prints the demo credentials.
 run: export TAEM_BASE_URL = http://127.0.0.1:$(PORT)
 run: export LINE_LOGIN_API_BASE = $(FAKE_LINE)
 run: export LINE_ACCESS_BASE = $(FAKE_LINE)
@@ -48,7 +48,8 @@ simulate run: export SITE_URL = http://127.0.0.1:$(PORT)
 simulate run: export LINE_API_BASE = $(FAKE_LINE)
 run: install assets
 	@./scripts/ensure_tesseract.sh
-	@mkdir -p var; $(PY) -m messaging.fake_line --port $(FAKE_LINE_PORT) --accept-any-token > var/fake_line.log 2>&1 & \
+	@DATABASE_URL="$$(./scripts/dev_database.sh)" && export DATABASE_URL && \
+	  mkdir -p var; $(PY) -m messaging.fake_line --port $(FAKE_LINE_PORT) --accept-any-token > var/fake_line.log 2>&1 & \
 	  fake=$$!; trap 'kill $$fake 2>/dev/null' EXIT INT TERM; \
 	  for i in $$(seq 1 50); do $(PY) -c "import urllib.request as u; u.urlopen('$(FAKE_LINE)/__fake__/requests')" \
 	    >/dev/null 2>&1 && break; sleep 0.1; done; \
@@ -64,7 +65,7 @@ run: install assets
 
 # Play a LINE user against the running `make run` site: make simulate ARGS='text แต้ม'
 simulate: install
-	$(PY) manage.py line_simulate $(ARGS)
+	@DATABASE_URL="$$(./scripts/dev_database.sh)" && export DATABASE_URL && $(PY) manage.py line_simulate $(ARGS)
 
 # The whole suite on PostgreSQL, with Redis for the real-worker Celery test (each started, and
 # installed when root and missing).

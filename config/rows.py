@@ -26,8 +26,12 @@ from django.db import connection, models
 def cursor():
     """A cursor with server-side binding on the default connection, wrapped as Django wraps its own
     (query logging in tests and ``DEBUG``, database errors as ``django.db`` errors)."""
+    from django.core.exceptions import ImproperlyConfigured
     from django.db.backends.postgresql.base import ServerBindingCursor
 
+    if connection.vendor != "postgresql":
+        raise ImproperlyConfigured("Taem runs on PostgreSQL only: set DATABASE_URL=postgres://… "
+                                   "(make run and make test set one up)")
     connection.close_if_health_check_failed()
     connection.ensure_connection()
     with connection.wrap_database_errors:
