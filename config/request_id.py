@@ -18,11 +18,13 @@ ID tokens and channel secrets.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 import re
 import time
 import uuid
+from collections.abc import Iterator
 
 from celery.signals import before_task_publish, task_postrun, task_prerun
 
@@ -39,6 +41,21 @@ access_log = logging.getLogger("taem.request")
 def current_request_id() -> str:
     """The id of the request (or task) being handled, ``-`` outside one."""
     return _current.get()
+
+
+@contextlib.contextmanager
+def request_id_bound(value: str | None) -> Iterator[None]:
+    """The block's log lines (and the tasks it queues) carry ``value`` when it is a sane id
+    (a domain event relayed from the outbox carries the id of the request that raised it)."""
+    value = sane_request_id(value)
+    if value is None:
+        yield
+        return
+    token = _current.set(value)
+    try:
+        yield
+    finally:
+        _current.reset(token)
 
 
 def sane_request_id(value: str | None) -> str | None:

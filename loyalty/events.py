@@ -29,6 +29,8 @@ from collections.abc import Callable, Iterator
 
 from django.db import transaction
 
+from config.request_id import NO_REQUEST, current_request_id, request_id_bound
+
 log = logging.getLogger(__name__)
 
 PURCHASE_RECORDED = "purchase_recorded"
@@ -79,7 +81,8 @@ def emit(event: str, **payload) -> None:
             pass
 
         transaction.on_commit(marker)
-        batch.pending.append((marker, [event, payload]))
+        request_id = current_request_id()  # the worker's log lines for it carry the request's id
+        batch.pending.append((marker, [event, payload] if request_id == NO_REQUEST else [event, payload, request_id]))
         to_worker = False
 
     def deliver() -> None:
@@ -132,7 +135,7 @@ def _send(batch: list) -> None:
     has committed already: its caller is never failed for them."""
     from .tasks import events_dispatch
 
-    names = [event for event, _payload in batch]
+    names = [item[0] for item in batch]
     try:
         # The event names stand for the arguments in logs and monitoring (Celery would otherwise
         # render the whole batch for every task).
@@ -168,7 +171,7 @@ def resend_parked(limit: int = 2000, events_per_task: int = 500) -> int:
                 chunk += waiting[taken].batch
                 taken += 1
             try:
-                events_dispatch.apply_async((chunk,), argsrepr=repr(sorted({event for event, _ in chunk})),
+                events_dispatch.apply_async((chunk,), argsrepr=repr(sorted({item[0] for item in chunk})),
                                             kwargsrepr="{}")
             except Exception:  # noqa: BLE001
                 log.warning("domain events: the broker is unreachable; %s outbox row(s) queued so far", sent)
@@ -241,22 +244,27 @@ def _outbox_insert(items: list) -> None:
 def dispatch(batch: list) -> int:
     """Run the worker subscribers of each ``[event, payload]`` (in the worker); returns how many ran.
 
-    A subscriber that raises is logged and queued again on its own.
+    An item from the outbox carries a third element, the id of the request that raised it: its
+    subscribers' log lines (and any task they queue) carry that id. A subscriber that raises is
+    logged and queued again on its own.
     """
     from .tasks import events_handler_retry
 
     ran = 0
-    for event, payload in batch:
-        for handler in list(_worker_subscribers[event]):
-            if not _wanted(handler, payload):
-                continue
-            try:
-                handler(**payload)
-                ran += 1
-            except Exception:  # noqa: BLE001 - the others still run; this one is retried alone
-                log.exception("subscriber %s of %s failed; retrying it", handler_name(handler), event)
+    for item in batch:
+        event, payload = item[0], item[1]
+        with request_id_bound(item[2] if len(item) > 2 else None):
+            for handler in list(_worker_subscribers[event]):
+                if not _wanted(handler, payload):
+                    continue
                 try:
-                    events_handler_retry.apply_async((event, handler_name(handler), payload), countdown=5)
-                except Exception:  # noqa: BLE001
-                    log.exception("subscriber %s of %s could not be queued again", handler_name(handler), event)
+                    handler(**payload)
+                    ran += 1
+                except Exception:  # noqa: BLE001 - the others still run; this one is retried alone
+                    log.exception("subscriber %s of %s failed; retrying it", handler_name(handler), event)
+                    try:
+                        events_handler_retry.apply_async((event, handler_name(handler), payload), countdown=5)
+                    except Exception:  # noqa: BLE001
+                        log.exception("subscriber %s of %s could not be queued again", handler_name(handler),
+                                      event)
     return ran

@@ -23,4 +23,4 @@ class ParkedEvents(models.Model):
         ordering = ["id"]
 
     def __str__(self) -> str:
-        return f"{self.pk}: {', '.join(event for event, _payload in self.batch)}"
+        return f"{self.pk}: {', '.join(item[0] for item in self.batch)}"

@@ -69,7 +69,7 @@ def test_a_purchase_writes_its_events_to_the_outbox_and_a_real_worker_runs_every
     # Nothing ran in the request but the earn, and nothing was published: the events wait in the outbox.
     assert queued_messages() == 0
     outbox = ParkedEvents.objects.get()
-    assert [event for event, _payload in outbox.batch] == ["points_posted", "purchase_recorded"]
+    assert [item[0] for item in outbox.batch] == ["points_posted", "purchase_recorded"]
     assert outbox.error == ""
     assert not TierChange.objects.filter(member=member).exists()
     assert not Standing.objects.filter(race=race).exists()
@@ -160,7 +160,7 @@ def test_the_relay_queues_many_purchases_as_one_task_oldest_first(shop, celery_o
         message = broker.SimpleQueue(app.conf.task_default_queue).get(timeout=5)
         batch = message.decode()[0][0]
         message.ack()
-    recorded = [payload["purchase_id"] for event, payload in batch if event == "purchase_recorded"]
+    recorded = [item[1]["purchase_id"] for item in batch if item[0] == "purchase_recorded"]
     assert recorded == bought
     assert len(batch) == 10
 
@@ -188,9 +188,9 @@ def test_events_of_a_purchase_made_while_the_broker_is_down_wait_and_are_queued_
                     source=Source(channel=Channel.STAFF, reason="claim"))
     assert result.created and result.earned[0].points > 0  # the till got its answer
     parked, refused = ParkedEvents.objects.order_by("pk")
-    assert [event for event, _payload in parked.batch] == ["points_posted", "purchase_recorded"]
+    assert [item[0] for item in parked.batch] == ["points_posted", "purchase_recorded"]
     assert parked.error == ""  # the purchase never asked the broker
-    assert [event for event, _payload in refused.batch] == ["points_posted"]
+    assert [item[0] for item in refused.batch] == ["points_posted"]
     assert "OperationalError" in refused.error
     assert not TierChange.objects.filter(member=member).exists()  # nothing ran yet
 
@@ -222,3 +222,19 @@ def test_without_a_broker_a_subscriber_that_keeps_failing_is_retried_once_not_in
     result = _buy(member, "EV-6", "100.00")
     assert result.created
     assert len(calls) == 2  # at dispatch, then one eager retry (Celery does not loop eager retries)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_relayed_event_runs_under_the_id_of_the_request_that_raised_it(celery_on_redis, monkeypatch):
+    from config.request_id import current_request_id, request_id_bound
+
+    seen = []
+    monkeypatch.setitem(events._worker_subscribers, "test_event", [lambda **_payload: seen.append(current_request_id())])
+    with request_id_bound("till-request-7"), transaction.atomic(), events.batched():
+        events.emit("test_event", number=1)
+    with transaction.atomic(), events.batched():
+        events.emit("test_event", number=2)  # outside any request
+    batch = [item for row in ParkedEvents.objects.order_by("pk") for item in row.batch]
+    assert batch == [["test_event", {"number": 1}, "till-request-7"], ["test_event", {"number": 2}]]
+    dispatch(batch)  # what the worker does with the relayed task
+    assert seen == ["till-request-7", "-"]
