@@ -399,11 +399,23 @@ def outbox_last_id() -> int:
     return ParkedEvents.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
 
 
-def outbox_clear(after_id: int) -> int:
-    """This run's outbox rows (nothing relays them without a worker and beat): deleted at the end."""
-    from loyalty.models import ParkedEvents
+def outbox_clear(after_id: int, prefix: str) -> int:
+    """This run's outbox rows (nothing relays them without a worker and beat), deleted at the end:
+    those written since ``after_id`` for purchases whose order id starts with ``prefix``."""
+    from django.db import connection
 
-    return ParkedEvents.objects.filter(pk__gt=after_id).delete()[0]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            DELETE FROM loyalty_parkedevents outbox
+             WHERE outbox.id > %s
+               AND EXISTS (SELECT 1 FROM jsonb_array_elements(outbox.batch) item
+                             JOIN loyalty_purchase purchase ON purchase.id = (item->1->>'purchase_id')::bigint
+                            WHERE item->>0 = 'purchase_recorded' AND purchase.order_id LIKE %s)
+            """,
+            [after_id, prefix.replace("_", r"\_") + "%"],
+        )
+        return cursor.rowcount
 
 
 def drain_wait(redis_url: str, timeout: float = 300.0) -> float | None:
@@ -602,9 +614,9 @@ def own_stack_start(args: argparse.Namespace, directory: Path, env: dict, port: 
                 "--log-level", "warning"],
         "worker": [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO", "--concurrency",
                    str(args.celery_concurrency), "--hostname", f"posload{port}@%h"],
-        # The relay of the domain events' outbox runs from beat (every second).
-        "beat": [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "WARNING",
-                 "--schedule", str(directory / "celerybeat-schedule")],
+        # The relay of the domain events' outbox runs from beat (every second; the whole schedule
+        # runs, from the database, as under prod_local.sh).
+        "beat": [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "WARNING"],
     }
     if args.celery_concurrency == 0:
         del commands["worker"], commands["beat"]
@@ -826,7 +838,7 @@ def run_http(args: argparse.Namespace) -> int:
         finally:
             stack_stop(stack)
             purge_queue(args.redis_url)
-            outbox_clear(outbox_first_id)
+            outbox_clear(outbox_first_id, prefix)
             revoke_key(data)
     results["check"] = check_run(first_id, prefix)
     results["check"]["clients_told_ok"] = told_ok
@@ -928,7 +940,7 @@ def run_pgbench(args: argparse.Namespace) -> int:
     finally:
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS bench_pos_members")
-        outbox_clear(outbox_first_id)  # the transactions' outbox rows: nobody relays them here
+        outbox_clear(outbox_first_id, prefix)  # the transactions' outbox rows: nobody relays them here
     results["peak_tps"] = max(row["tps"] for row in results["rows"])
     results["check"] = check_run(first_id, prefix)
     check = results["check"]
@@ -1000,7 +1012,7 @@ def run_profile(args: argparse.Namespace) -> int:
         profiled_ms = (time.perf_counter() - started) / args.profile * 1000
     finally:
         purge_queue(args.redis_url)
-        outbox_clear(outbox_first_id)
+        outbox_clear(outbox_first_id, prefix)
         revoke_key(data)
     subscribers = " (subscribers off)" if args.without_subscribers else ""
     print(f"one purchase ({args.lines} line(s)){subscribers}: {len(one)} SQL statements (and BEGIN/COMMIT); "
