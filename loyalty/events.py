@@ -193,7 +193,8 @@ def batched() -> Iterator[None]:
     Otherwise (no broker: tests and development run tasks at once) the task goes when the block's
     transactions have committed: at once when left outside any transaction, or when the outer
     transaction (a cashier's award, a purchase for a new phone number) commits, after the
-    events' own callbacks; if it rolls back, nothing goes.
+    events' own callbacks; if it rolls back, nothing goes. A block that raises writes nothing
+    to the outbox: open the transaction right outside the block, so what it wrote rolls back too.
     """
     stack = _local.__dict__.setdefault("batches", [])
     batch = _Batch(outbox=transaction.get_connection().in_atomic_block and _broker_configured())
