@@ -27,8 +27,23 @@ def round_trips(monkeypatch):
 @pytest.mark.django_db(transaction=True)
 def test_a_quiet_connection_is_healthy_without_a_round_trip(round_trips):
     connection.ensure_connection()
+    connection.last_checked = None
+    assert connection.is_usable()  # the first check asks for real
+    assert connection.is_usable()  # the next request's, a moment later: no round trip
+    assert round_trips == [1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_idle_for_a_while_is_asked_for_real(round_trips, monkeypatch):
+    from config.postgresql import base as taem_backend
+
+    connection.ensure_connection()
+    connection.last_checked = None
     assert connection.is_usable()
-    assert round_trips == []
+    later = time.monotonic() + taem_backend.QUIET_TRUSTED_FOR + 1
+    monkeypatch.setattr(taem_backend.time, "monotonic", lambda: later)
+    assert connection.is_usable()
+    assert round_trips == [1, 1]
 
 
 @pytest.mark.django_db(transaction=True)
