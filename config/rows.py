@@ -20,15 +20,14 @@ statement prepared per connection once psycopg has seen it ``DATABASE_PREPARE_TH
 
 from __future__ import annotations
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, models
+from django.db.backends.postgresql.base import ServerBindingCursor
 
 
 def cursor():
     """A cursor with server-side binding on the default connection, wrapped as Django wraps its own
     (query logging in tests and ``DEBUG``, database errors as ``django.db`` errors)."""
-    from django.core.exceptions import ImproperlyConfigured
-    from django.db.backends.postgresql.base import ServerBindingCursor
-
     if connection.vendor != "postgresql":
         raise ImproperlyConfigured("Taem runs on PostgreSQL only: set DATABASE_URL=postgres://… "
                                    "(make run and make test set one up)")
@@ -89,20 +88,21 @@ class Rows:
         return [self._instance(row) for row in rows]
 
     def first(self, params) -> models.Model | None:
-        with cursor() as rows_cursor:
-            rows_cursor.execute(self.sql, params)
-            row = rows_cursor.fetchone()
+        row = self._first_row(params)
         return None if row is None else self._instance(row)
 
     def pair(self, params) -> tuple[models.Model, models.Model | None] | None:
         """The first row as ``(instance, the also-joined instance or None)``; None without a row."""
-        with cursor() as rows_cursor:
-            rows_cursor.execute(self.sql, params)
-            row = rows_cursor.fetchone()
+        row = self._first_row(params)
         if row is None:
             return None
         values = row[len(row) - len(self.also.fields):]
         return self._instance(row), None if values[self.also.pk_index] is None else self.also.build(values)
+
+    def _first_row(self, params):
+        with cursor() as rows_cursor:
+            rows_cursor.execute(self.sql, params)
+            return rows_cursor.fetchone()
 
     def _instance(self, row):
         base, *related = self.parts
@@ -147,8 +147,9 @@ class Insert:
     ``params(instance)`` prepares an unsaved instance (built with the model's constructor, so its
     defaults apply) as ``Model.save()`` would: ``pre_save`` (``auto_now`` times are set on the
     instance) and ``get_db_prep_save`` per field; an auto primary key is left to the database.
-    ``saved(instance, pk)`` marks it saved. Callers put ``columns`` and ``placeholders`` into their
-    own statement (a ``WITH ... INSERT ... RETURNING`` writing related rows in one round trip).
+    ``saved(instance, pk)`` marks it saved. ``statement`` inserts one row; callers that write
+    related rows in the same round trip put ``columns`` and ``placeholders`` into their own
+    ``WITH ... INSERT ... RETURNING``.
     """
 
     def __init__(self, model: type[models.Model]):
@@ -158,6 +159,7 @@ class Insert:
         self.table = f'"{model._meta.db_table}"'
         self.columns = ", ".join(f'"{field.column}"' for field in self.fields)
         self.placeholders = ", ".join(["%s"] * len(self.fields))
+        self.statement = f"INSERT INTO {self.table} ({self.columns}) VALUES ({self.placeholders})"  # noqa: S608 - model metadata
 
     def params(self, instance: models.Model) -> list:
         return [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in self.fields]

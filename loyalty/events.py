@@ -22,6 +22,7 @@ Two kinds of subscriber:
 """
 
 import contextlib
+import functools
 import logging
 import threading
 from collections import defaultdict
@@ -133,13 +134,9 @@ def _send(batch: list) -> None:
     """Queue ``events_dispatch``; when the broker is down, park the batch in the database instead
     (``ParkedEvents``; ``events_resend`` queues it once the broker is back). What raised the events
     has committed already: its caller is never failed for them."""
-    from .tasks import events_dispatch
-
     names = [item[0] for item in batch]
     try:
-        # The event names stand for the arguments in logs and monitoring (Celery would otherwise
-        # render the whole batch for every task).
-        events_dispatch.apply_async((batch,), argsrepr=repr(names), kwargsrepr="{}")
+        _queue_dispatch(batch)
     except Exception as error:  # noqa: BLE001
         try:
             from .models import ParkedEvents
@@ -150,6 +147,14 @@ def _send(batch: list) -> None:
             log.exception("domain events %s could not be queued nor parked", names)
 
 
+def _queue_dispatch(batch: list) -> None:
+    """Queue one ``events_dispatch`` task for ``batch``. The event names stand for the arguments in
+    logs and monitoring (Celery would otherwise render the whole batch for every task)."""
+    from .tasks import events_dispatch
+
+    events_dispatch.apply_async((batch,), argsrepr=repr(sorted({item[0] for item in batch})), kwargsrepr="{}")
+
+
 def resend_parked(limit: int = 2000, events_per_task: int = 500) -> int:
     """Queue the outbox's batches, oldest first: the purchases' and refunds' events written in
     their transactions, and batches parked while the broker was down. Consecutive batches travel
@@ -157,13 +162,10 @@ def resend_parked(limit: int = 2000, events_per_task: int = 500) -> int:
     are deleted once it is queued, in this run's transaction. Stops at the first failure (the
     broker is down: the rest waits for the next run). Concurrent runs skip each other's rows.
     Returns how many rows were queued."""
-    from django.db import transaction as db_transaction
-
     from .models import ParkedEvents
-    from .tasks import events_dispatch
 
     sent = 0
-    with db_transaction.atomic():
+    with transaction.atomic():
         waiting = list(ParkedEvents.objects.select_for_update(skip_locked=True).order_by("pk")[:limit])
         while waiting:
             chunk, taken = [], 0
@@ -171,8 +173,7 @@ def resend_parked(limit: int = 2000, events_per_task: int = 500) -> int:
                 chunk += waiting[taken].batch
                 taken += 1
             try:
-                events_dispatch.apply_async((chunk,), argsrepr=repr(sorted({item[0] for item in chunk})),
-                                            kwargsrepr="{}")
+                _queue_dispatch(chunk)
             except Exception:  # noqa: BLE001
                 log.warning("domain events: the broker is unreachable; %s outbox row(s) queued so far", sent)
                 break
@@ -225,21 +226,22 @@ def _broker_configured() -> bool:
     return not app.conf.task_always_eager
 
 
-_OUTBOX = None
-
-
-def _outbox_insert(items: list) -> None:
-    global _OUTBOX  # noqa: PLW0603 - built on first use: models are not ready when this module loads
+@functools.cache
+def _outbox():
+    """The outbox's ``Insert``, built on first use (models are not ready when this module loads)."""
     from config import rows
 
     from .models import ParkedEvents
 
-    if _OUTBOX is None:
-        _OUTBOX = rows.Insert(ParkedEvents)
-    row = ParkedEvents(batch=items, error="")
+    return rows.Insert(ParkedEvents)
+
+
+def _outbox_insert(items: list) -> None:
+    from config import rows
+
+    outbox = _outbox()
     with rows.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {_OUTBOX.table} ({_OUTBOX.columns}) VALUES ({_OUTBOX.placeholders})",  # noqa: S608
-                       _OUTBOX.params(row))
+        cursor.execute(outbox.statement, outbox.params(outbox.model(batch=items, error="")))
 
 
 def dispatch(batch: list) -> int:
