@@ -16,7 +16,6 @@ from django.utils import timezone
 
 from config import rows
 from config.domain import ValidationFailed
-from config.rows import Insert
 from loyalty import events
 from loyalty.errors import IdempotencyConflict, PurchaseAlreadyRefunded, PurchaseNotFound, RefundExceedsTotal
 from loyalty.models import LedgerEntry, Promotion, PromotionAward, Purchase, PurchaseLine, PurchaseRefund
@@ -146,7 +145,7 @@ class _StaleSetup(Exception):
     """Raised inside the purchase's transaction (rolled back) when the cached earn configuration is stale."""
 
 
-_PURCHASE = Insert(Purchase)
+_PURCHASE = rows.Insert(Purchase)
 # The purchase and its lines in one statement (the lines as arrays, one element per line).
 _PURCHASE_SQL = (
     f"WITH purchase AS (INSERT INTO {_PURCHASE.table} ({_PURCHASE.columns}) VALUES ({_PURCHASE.placeholders}) "  # noqa: S608 - model metadata
@@ -166,7 +165,7 @@ def _purchase_insert(purchase: Purchase, lines: list[LineInput]) -> Purchase:
                                        [line.category for line in lines], [int(line.quantity) for line in lines],
                                        amounts])
         purchase_id = cursor.fetchone()[0]
-    return Insert.saved(purchase, purchase_id)
+    return rows.Insert.saved(purchase, purchase_id)
 
 
 def _record(*, brand: Brand, member: Member, channel: str, order_id: str, total: Decimal, lines: list[LineInput],

@@ -27,7 +27,6 @@ from django.utils.translation import gettext_lazy as _
 
 from config import rows
 from config.domain import ValidationFailed
-from config.rows import Insert, Rows
 from loyalty import events
 from loyalty.errors import IdempotencyConflict, InsufficientPoints
 from loyalty.models import LedgerEntry, LotAllocation, PointAccount, PointCurrency, PointLot
@@ -101,8 +100,8 @@ def accounts_lock(account_ids) -> dict[int, PointAccount]:
 
 
 # Every earn locks the member's accounts: the statement is compiled once.
-_MEMBER_ACCOUNTS_LOCKED = Rows(PointAccount, where="t.member_id = %s AND t.currency_id = ANY(%s)", order_by="t.id",
-                               lock=True)
+_MEMBER_ACCOUNTS_LOCKED = rows.Rows(PointAccount, where="t.member_id = %s AND t.currency_id = ANY(%s)",
+                                    order_by="t.id", lock=True)
 
 
 def member_accounts_lock(*, member, currencies) -> dict[int, PointAccount]:
@@ -230,7 +229,7 @@ def _post_under_lock(locked: PointAccount, *, amount: int, kind: str, idempotenc
                   expires_at=expires_at, prefer_lot=prefer_lot), True
 
 
-_ENTRY = Insert(LedgerEntry)
+_ENTRY = rows.Insert(LedgerEntry)
 # A credit's three writes in one statement: the entry, its lot, the cached balance. The account's
 # new balance comes back to be checked against the entry's balance_after (the lock held makes them
 # equal; if they ever differ the transaction fails instead of writing a ledger that does not add up).
@@ -274,7 +273,7 @@ def _write(locked: PointAccount, *, amount: int, kind: str, idempotency_key: str
         if row is None or row[1] != locked.balance:
             raise RuntimeError(f"account {locked.pk}: balance {row and row[1]} after the credit, "
                                f"the entry says {locked.balance}")
-        Insert.saved(entry, row[0])
+        rows.Insert.saved(entry, row[0])
     else:
         entry.save(force_insert=True)
         _consume_lots(locked, entry, -amount, prefer_lot)
