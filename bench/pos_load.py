@@ -368,7 +368,7 @@ def check_run(after_id: int, prefix: str) -> dict:
                         OR a.balance <> (SELECT coalesce(sum(remaining), 0) FROM loyalty_pointlot
                                           WHERE account_id = a.id))
             """,
-            [after_id, prefix.replace("_", r"\_") + "%"],
+            [after_id, like_prefix(prefix)],
         )
         purchases, entries, accounts, mismatched = cursor.fetchone()
     return {"purchases": purchases, "earn_entries": entries, "accounts": accounts,
@@ -384,6 +384,11 @@ def queue_length(redis_url: str) -> int:
                                                         passive=True).message_count
         except broker.channel_errors:
             return 0
+
+
+def like_prefix(prefix: str) -> str:
+    """A LIKE pattern for order ids starting with ``prefix`` (its underscores matched literally)."""
+    return prefix.replace("_", r"\_") + "%"
 
 
 def outbox_length() -> int:
@@ -413,7 +418,7 @@ def outbox_clear(after_id: int, prefix: str) -> int:
                              JOIN loyalty_purchase purchase ON purchase.id = (item->1->>'purchase_id')::bigint
                             WHERE item->>0 = 'purchase_recorded' AND purchase.order_id LIKE %s)
             """,
-            [after_id, prefix.replace("_", r"\_") + "%"],
+            [after_id, like_prefix(prefix)],
         )
         return cursor.rowcount
 

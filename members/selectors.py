@@ -38,17 +38,24 @@ _MEMBER_AT_BRANCH = {name: Rows(Member, where=f't.brand_id = %s AND t."{name}" =
                      for name in ("code", "line_user_id")}
 
 
+def _identifier(code: str | None, phone: str | None, line_user_id: str | None) -> tuple[str, str] | None:
+    """``(column, value)`` of the first identifier given (a code is matched upper-cased), or None."""
+    if code:
+        return "code", code.strip().upper()
+    if phone:
+        return "phone", phone
+    if line_user_id:
+        return "line_user_id", line_user_id
+    return None
+
+
 def member_find(*, brand: Brand, code: str | None = None, phone: str | None = None,
                 line_user_id: str | None = None) -> Member:
     """The brand's member identified by exactly one of code, E.164 phone or LINE user id."""
-    if code:
-        name, value = "code", code.strip().upper()
-    elif phone:
-        name, value = "phone", phone
-    elif line_user_id:
-        name, value = "line_user_id", line_user_id
-    else:
+    identifier = _identifier(code, phone, line_user_id)
+    if identifier is None:
         raise MemberNotFound()
+    name, value = identifier
     member = _MEMBER_BY[name].first([brand.pk, value])
     if member is None:
         raise MemberNotFound()
@@ -60,12 +67,10 @@ def member_and_branch(*, brand: Brand, branch_code: str, code: str | None = None
     """``member_find`` (by code or LINE user id) and ``branch_get`` in one query. Raises nothing:
     ``(None, None)`` when no such member (the branch is then not known either), ``(member, None)``
     when the branch is unknown or inactive; the caller asks the single selectors for their errors."""
-    if code:
-        name, value = "code", code.strip().upper()
-    elif line_user_id:
-        name, value = "line_user_id", line_user_id
-    else:
+    identifier = _identifier(code, None, line_user_id)
+    if identifier is None:
         return None, None
+    name, value = identifier
     found = _MEMBER_AT_BRANCH[name].pair([branch_code, brand.pk, value])
     return found if found is not None else (None, None)
 
