@@ -21,20 +21,21 @@ statement prepared per connection once psycopg has seen it ``DATABASE_PREPARE_TH
 from __future__ import annotations
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.db.backends.postgresql.base import ServerBindingCursor
 
 
 def cursor():
     """A cursor with server-side binding on the default connection, wrapped as Django wraps its own
     (query logging in tests and ``DEBUG``, database errors as ``django.db`` errors)."""
-    if connection.vendor != "postgresql":
+    db = connections[DEFAULT_DB_ALIAS]  # once: each ``connection.x`` is a thread-local lookup
+    if db.vendor != "postgresql":
         raise ImproperlyConfigured("Taem runs on PostgreSQL only: set DATABASE_URL=postgres://… "
                                    "(make run and make test set one up)")
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    with connection.wrap_database_errors:
-        return connection._prepare_cursor(ServerBindingCursor(connection.connection))  # Django's own wrapping
+    db.close_if_health_check_failed()
+    db.ensure_connection()
+    with db.wrap_database_errors:
+        return db._prepare_cursor(ServerBindingCursor(db.connection))  # Django's own wrapping
 
 
 class Rows:
@@ -129,16 +130,18 @@ class _Part:
         self.attnames = {field.attname for field in self.fields}
         self.columns = [f'{alias}."{field.column}"' for field in self.fields]
         self.pk_index = self.fields.index(model._meta.pk)
-        self.converters = [(index, [(converter, field.get_col(alias)) for converter in field.get_db_converters(connection)])
-                           for index, field in enumerate(self.fields) if field.get_db_converters(connection)]
+        db = connections[DEFAULT_DB_ALIAS]
+        self.converters = [(index, [(converter, field.get_col(alias)) for converter in field.get_db_converters(db)])
+                           for index, field in enumerate(self.fields) if field.get_db_converters(db)]
 
     def build(self, values):
         if self.converters:
+            db = connections[DEFAULT_DB_ALIAS]
             values = list(values)
             for index, converters in self.converters:
                 for converter, expression in converters:
-                    values[index] = converter(values[index], expression, connection)
-        return self.model.from_db(connection.alias, self.attnames, values)
+                    values[index] = converter(values[index], expression, db)
+        return self.model.from_db(DEFAULT_DB_ALIAS, self.attnames, values)
 
 
 class Insert:
@@ -162,11 +165,12 @@ class Insert:
         self.statement = f"INSERT INTO {self.table} ({self.columns}) VALUES ({self.placeholders})"  # noqa: S608 - model metadata
 
     def params(self, instance: models.Model) -> list:
-        return [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in self.fields]
+        db = connections[DEFAULT_DB_ALIAS]
+        return [field.get_db_prep_save(field.pre_save(instance, True), db) for field in self.fields]
 
     @staticmethod
     def saved(instance: models.Model, pk) -> models.Model:
         instance.pk = pk
         instance._state.adding = False
-        instance._state.db = connection.alias
+        instance._state.db = DEFAULT_DB_ALIAS
         return instance

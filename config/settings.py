@@ -330,6 +330,9 @@ CLAIM_WRONG_CODES_PER_HOUR = int(os.environ.get("CLAIM_WRONG_CODES_PER_HOUR", "1
 # Seconds a process keeps a brand's earn rules, policy, promotions and tier-program state for
 # purchases (loyalty.services.earn_config); a change saved in the same process applies at once.
 EARN_CONFIG_TTL = 5
+# Seconds a process keeps an API key it found, with its brand and branch (members.api.authentication):
+# a revocation or a deactivated brand reaches the other processes within this time.
+API_KEY_CACHE_TTL = 1
 
 # Shared cache (rate limits): Redis when CACHE_URL is set, else per-process memory.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["CACHE_URL"]}

@@ -6,6 +6,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from .admin_base import BrandScopedAdmin
+from .api.authentication import keys_changed
 from .errors import InvalidPhone
 from .models import ApiKey, Branch, Brand, Member, MemberChange, ProfileField, StaffAssignment
 from .selectors import brand_ids_for_user
@@ -188,4 +189,5 @@ class ApiKeyAdmin(BrandScopedAdmin):
     @admin.action(description=_("Revoke the selected keys"))
     def revoke(self, request, queryset):
         count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        keys_changed()  # update() sends no signal: this process forgets its kept keys now
         self.message_user(request, _("%(count)d keys revoked.") % {"count": count})

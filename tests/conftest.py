@@ -90,3 +90,13 @@ def _earn_config_cache_per_test():
     earn_config.clear()
     yield
     earn_config.clear()
+
+
+@pytest.fixture(autouse=True)
+def _api_key_cache_per_test():
+    """Each test starts without kept API keys (a rolled-back brand's key must not come back)."""
+    from members.api import authentication
+
+    authentication.clear()
+    yield
+    authentication.clear()
