@@ -22,7 +22,9 @@ Celery worker, beat, Redis, the fake LINE server, production settings) on the da
    run touched still has ``balance == sum(entries) == sum(open lots)``.
 
 ``--pgbench`` runs the same earn transaction as raw SQL (``bench/pos_pgbench.sql``) with
-``pgbench`` at the same client counts: the machine's limit. ``--profile N`` posts N purchases
+``pgbench`` at the same client counts: the machine's limit. ``--paired N`` alternates the two, N
+rounds of pgbench then the HTTP path alone (no Celery worker) at each client count, and reports
+each pair's ratio and the median: the machine's speed drifts between separate runs. ``--profile N`` posts N purchases
 in-process through Django's WSGI application under cProfile and prints the SQL of one request.
 
 Setup it leaves in the database: an earn rule ``bench-pos-load`` (1 point per 25 THB, the
@@ -101,6 +103,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="flock FILE around each measurement (e.g. /tmp/notes/bench.lock)")
     parser.add_argument("--lock-timeout", type=float, default=900.0, help="seconds to wait for --lock (900)")
     parser.add_argument("--pgbench", action="store_true", help="instead: the raw-SQL earn with pgbench")
+    parser.add_argument("--paired", type=int, metavar="N", default=0,
+                        help="instead: N rounds of pgbench then the HTTP path alone at each --connections count, "
+                             "one right after the other; each pair's ratio and the median")
     parser.add_argument("--profile", type=int, metavar="N", default=0,
                         help="instead: cProfile N in-process requests (Django test client) and print one's SQL")
     parser.add_argument("--without-subscribers", action="store_true",
@@ -881,19 +886,55 @@ def print_summary(results: dict) -> None:
 # --- pgbench (raw SQL) -------------------------------------------------------------------------------
 
 
-def run_pgbench(args: argparse.Namespace) -> int:
+@dataclass
+class Pgbench:
+    """pgbench on the earn script (``bench/pos_pgbench.sql``) with the run's members and brand."""
+    path: str
+    env: dict
+    variables: dict
+    prefix: str
+
+    def step(self, clients: int, duration: float, work: Path, lock: str, lock_timeout: float) -> dict:
+        log_prefix = work / f"{self.prefix}-c{clients}-{time.monotonic_ns()}"
+        command = [self.path, "-n", "-M", "prepared", "-c", str(clients), "-j", str(min(clients, 2)),
+                   "-T", str(max(1, round(duration))), "-f", str(PGBENCH_SCRIPT), "-l",
+                   "--log-prefix", str(log_prefix)]
+        for name, value in self.variables.items():
+            command += ["-D", f"{name}={value}"]
+        with measurement_lock(lock, lock_timeout):
+            load_before = load_average()
+            result = subprocess.run(command, env=self.env, capture_output=True, text=True,  # noqa: S603
+                                    timeout=duration + 60, check=False)
+        tps = re.search(r"tps = ([\d.]+) \(without initial connection time\)", result.stdout)
+        failed = re.search(r"number of failed transactions: (\d+)", result.stdout)
+        if result.returncode != 0 or tps is None:
+            raise RuntimeError(f"pgbench failed ({result.returncode}): {result.stdout[-1500:]} "
+                               f"{result.stderr[-1500:]}")
+        latencies = []
+        for log_file in work.glob(f"{log_prefix.name}.*"):
+            for line in log_file.read_text().splitlines():
+                parts = line.split()
+                if len(parts) >= 3 and parts[2].isdigit():
+                    latencies.append(int(parts[2]) / 1e6)
+        return {"clients": clients, "tps": round(float(tps.group(1)), 1), "transactions": len(latencies),
+                "failed": int(failed.group(1)) if failed else 0, **latency_summary(latencies),
+                "load_before": load_before, "load_after": load_average()}
+
+
+def pgbench_row_text(row: dict) -> str:
+    return (f"pgbench {row['clients']:>3} clients: {row['tps']:>8} tps  p50 {row['p50_ms']} ms  p99 "
+            f"{row['p99_ms']} ms  max {row['max_ms']} ms  failed {row['failed']} (load "
+            f"{row['load_before']} → {row['load_after']})")
+
+
+@contextlib.contextmanager
+def pgbench_ready(data: "BenchData", prefix: str):
+    """The members table the script draws from (an unlogged copy of the sample), dropped after."""
+    from django.db import connection
+
     pgbench = shutil.which("pgbench") or "/usr/lib/postgresql/15/bin/pgbench"
     if not Path(pgbench).exists():
         sys.exit("pgbench is missing (Debian: postgresql-client)")
-    django_setup(args.redis_url)
-    from django.db import connection
-
-    data = prepare(args)
-    revoke_key(data)  # the raw SQL needs no API key
-    run_id = secrets.token_hex(3)
-    prefix = f"PG{run_id}"
-    first_id = purchase_max_id()
-    outbox_first_id = outbox_last_id()
     url = urlsplit(os.environ["DATABASE_URL"])
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS bench_pos_members")
@@ -909,42 +950,29 @@ def run_pgbench(args: argparse.Namespace) -> int:
     variables = {"brand": data.brand_id, "currency": data.currency_id, "members": len(data.member_codes),
                  "branch": branch[0], "spend": int(float(data.rule_spend)),
                  "rule_points": data.rule_points, "run": prefix}
-    results = {"machine": machine_facts(), "brand": args.brand, "script": str(PGBENCH_SCRIPT.relative_to(BASE_DIR)),
-               "rows": []}
     try:
-        with tempfile.TemporaryDirectory(prefix="taem-pgbench-") as work:
-            for clients in args.connection_counts:
-                log_prefix = Path(work) / f"c{clients}"
-                command = [pgbench, "-n", "-M", "prepared", "-c", str(clients), "-j", str(min(clients, 2)),
-                           "-T", str(max(1, round(args.duration))), "-f", str(PGBENCH_SCRIPT), "-l",
-                           "--log-prefix", str(log_prefix)]
-                for name, value in variables.items():
-                    command += ["-D", f"{name}={value}"]
-                with measurement_lock(args.lock, args.lock_timeout):
-                    load_before = load_average()
-                    result = subprocess.run(command, env=env, capture_output=True, text=True,  # noqa: S603
-                                            timeout=args.duration + 60, check=False)
-                tps = re.search(r"tps = ([\d.]+) \(without initial connection time\)", result.stdout)
-                failed = re.search(r"number of failed transactions: (\d+)", result.stdout)
-                if result.returncode != 0 or tps is None:
-                    raise RuntimeError(f"pgbench failed ({result.returncode}): {result.stdout[-1500:]} "
-                                       f"{result.stderr[-1500:]}")
-                latencies = []
-                for log_file in Path(work).glob(f"c{clients}.*"):
-                    for line in log_file.read_text().splitlines():
-                        parts = line.split()
-                        if len(parts) >= 3 and parts[2].isdigit():
-                            latencies.append(int(parts[2]) / 1e6)
-                row = {"clients": clients, "tps": round(float(tps.group(1)), 1), "transactions": len(latencies),
-                       "failed": int(failed.group(1)) if failed else 0, **latency_summary(latencies),
-                       "load_before": load_before, "load_after": load_average()}
-                results["rows"].append(row)
-                print(f"pgbench {clients:>3} clients: {row['tps']:>8} tps  p50 {row['p50_ms']} ms  p99 "
-                      f"{row['p99_ms']} ms  max {row['max_ms']} ms  failed {row['failed']} (load "
-                      f"{row['load_before']} → {row['load_after']})")
+        yield Pgbench(path=pgbench, env=env, variables=variables, prefix=prefix)
     finally:
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS bench_pos_members")
+
+
+def run_pgbench(args: argparse.Namespace) -> int:
+    django_setup(args.redis_url)
+    data = prepare(args)
+    revoke_key(data)  # the raw SQL needs no API key
+    prefix = f"PG{secrets.token_hex(3)}"
+    first_id = purchase_max_id()
+    outbox_first_id = outbox_last_id()
+    results = {"machine": machine_facts(), "brand": args.brand, "script": str(PGBENCH_SCRIPT.relative_to(BASE_DIR)),
+               "rows": []}
+    try:
+        with tempfile.TemporaryDirectory(prefix="taem-pgbench-") as work, pgbench_ready(data, prefix) as pgbench:
+            for clients in args.connection_counts:
+                row = pgbench.step(clients, args.duration, Path(work), args.lock, args.lock_timeout)
+                results["rows"].append(row)
+                print(pgbench_row_text(row))
+    finally:
         outbox_clear(outbox_first_id, prefix)  # the transactions' outbox rows: nobody relays them here
     results["peak_tps"] = max(row["tps"] for row in results["rows"])
     results["check"] = check_run(first_id, prefix)
@@ -955,6 +983,77 @@ def run_pgbench(args: argparse.Namespace) -> int:
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(results, indent=1))
     return 1 if check["accounts_mismatched"] else 0
+
+
+# --- HTTP and pgbench in turns -------------------------------------------------------------------------
+
+
+def run_paired(args: argparse.Namespace) -> int:
+    """``--paired N``: N rounds of pgbench then the HTTP path alone (no Celery worker) at each client
+    count, ``--duration`` each, one right after the other; the ratio of each pair, and their median.
+    A shared machine's speed drifts by ±10 % over minutes: a pair sees the same machine."""
+    shutil.which("wrk") or sys.exit("wrk is missing: ./scripts/ensure_wrk.sh installs it")
+    args.celery_concurrency = 0
+    django_setup(args.redis_url)
+    data = prepare(args)
+    prefix = f"PR{secrets.token_hex(3)}"
+    purge_queue(args.redis_url)
+    first_id = purchase_max_id()
+    outbox_first_id = outbox_last_id()
+    results: dict = {"machine": machine_facts(), "brand": args.brand, "members_in_brand": data.members_total,
+                     "web_workers": args.web_workers, "duration_s": args.duration, "rounds": []}
+    told_ok = 0
+    with tempfile.TemporaryDirectory(prefix="taem-pos-paired-") as work:
+        work_dir = Path(work)
+        (work_dir / "members.txt").write_text("\n".join(data.member_codes) + "\n")
+        script = work_dir / "purchases.lua"
+        script.write_text(WRK_SCRIPT)
+        wrk_env = {"POS_LOAD_MEMBERS": str(work_dir / "members.txt"), "POS_LOAD_KEY": data.raw_key,
+                   "POS_LOAD_BRANCHES": ",".join(code for code in data.branch_codes if code),
+                   "POS_LOAD_LINES": str(args.lines)}
+        stack = stack_start(args, work_dir / "prod-local")
+        print(f"stack ({stack.kind}) up: gunicorn {args.web_workers} sync workers on 127.0.0.1:{stack.port}, no "
+              f"Celery worker (the events stay in the outbox); load average {load_average()}")
+        try:
+            with pgbench_ready(data, prefix) as pgbench:
+                wrk_run(stack.port, 2, args.warmup, script, {**wrk_env, "POS_LOAD_PREFIX": f"{prefix}w"})
+                for number in range(args.paired):
+                    for clients in args.connection_counts:
+                        raw = pgbench.step(clients, args.duration, work_dir, args.lock, args.lock_timeout)
+                        with measurement_lock(args.lock, args.lock_timeout):
+                            load_before = load_average()
+                            http = wrk_run(stack.port, clients, args.duration, script,
+                                           {**wrk_env, "POS_LOAD_PREFIX": f"{prefix}h{number}c{clients}"})
+                        http.update(load_before=load_before, load_after=load_average())
+                        told_ok += http["ok"]
+                        ratio = round(100 * http["requests_per_s"] / raw["tps"], 1)
+                        results["rounds"].append({"round": number + 1, "clients": clients, "pgbench": raw,
+                                                  "http": http, "ratio_percent": ratio})
+                        print(f"round {number + 1} {clients:>3} clients: pgbench {raw['tps']:>7} tps, HTTP "
+                              f"{http['requests_per_s']:>6} req/s (p99 {http['p99_ms']} ms, errors {http['errors']}) "
+                              f"= {ratio} % (load {raw['load_before']} → {http['load_after']})")
+        finally:
+            stack_stop(stack)
+            purge_queue(args.redis_url)
+            outbox_clear(outbox_first_id, prefix)
+            revoke_key(data)
+    ratios = sorted(row["ratio_percent"] for row in results["rounds"])
+    results["ratio_percent"] = {"median": round(ratios[len(ratios) // 2] if len(ratios) % 2 else
+                                                (ratios[len(ratios) // 2 - 1] + ratios[len(ratios) // 2]) / 2, 1),
+                                "min": ratios[0], "max": ratios[-1]}
+    results["check"] = check_run(first_id, prefix)
+    results["check"]["clients_told_ok"] = told_ok
+    check = results["check"]
+    print(f"ratio HTTP / raw SQL over {len(ratios)} pairs: median {results['ratio_percent']['median']} %, "
+          f"{ratios[0]}–{ratios[-1]} %")
+    print(f"check: {told_ok} purchases acknowledged to the clients, {check['purchases']} in the database (pgbench's "
+          f"too) with {check['earn_entries']} earn entries over {check['accounts']} accounts, "
+          f"{check['accounts_mismatched']} accounts with balance != sum(entries) or != sum(open lots)")
+    print(json.dumps(results))
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(results, indent=1))
+    failed = check["accounts_mismatched"] or check["purchases"] < told_ok or check["earn_entries"] < told_ok
+    return 1 if failed else 0
 
 
 # --- profile -----------------------------------------------------------------------------------------
@@ -1048,6 +1147,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_profile(args)
     if args.pgbench:
         return run_pgbench(args)
+    if args.paired:
+        return run_paired(args)
     return run_http(args)
 
 
