@@ -102,6 +102,8 @@ def accounts_lock(account_ids) -> dict[int, PointAccount]:
 # Every earn locks the member's accounts: the statement is compiled once.
 _MEMBER_ACCOUNTS_LOCKED = rows.Rows(PointAccount, where="t.member_id = %s AND t.currency_id = ANY(%s)",
                                     order_by="t.id", lock=True)
+# The usual brand earns in one currency: a scalar parameter (a list costs psycopg a Python scan per call).
+_MEMBER_ACCOUNT_LOCKED = rows.Rows(PointAccount, where="t.member_id = %s AND t.currency_id = %s", lock=True)
 
 
 def member_accounts_lock(*, member, currencies) -> dict[int, PointAccount]:
@@ -114,7 +116,10 @@ def member_accounts_lock(*, member, currencies) -> dict[int, PointAccount]:
     currency_ids = {currency.pk for currency in currencies}
     if not currency_ids:
         return {}
-    locked = _MEMBER_ACCOUNTS_LOCKED.all([member.pk, sorted(currency_ids)])
+    if len(currency_ids) == 1:
+        locked = _MEMBER_ACCOUNT_LOCKED.all([member.pk, next(iter(currency_ids))])
+    else:
+        locked = _MEMBER_ACCOUNTS_LOCKED.all([member.pk, sorted(currency_ids)])
     if len(locked) == len(currency_ids):
         return {account.currency_id: account for account in locked}
     accounts = [account_get_or_create(member=member, currency=currency) for currency in currencies]

@@ -182,3 +182,27 @@ def test_a_suspended_member_still_gets_the_answer_of_an_earlier_order_but_earns_
         record(member, order_id="POS-2")
     assert Purchase.objects.count() == 1
     assert PointAccount.objects.get().balance == 10
+
+
+def test_every_line_is_written_exactly_in_order(member):
+    lines = [LineInput(amount=Decimal("120.50"), sku="ลาเต้เย็น", category="เครื่องดื่ม", quantity=2),
+             LineInput(amount=Decimal("0"), sku='quote " and \\ backslash', category="", quantity=1),
+             LineInput(amount=Decimal("9999999.99"), sku="", category="bulk", quantity=30000),
+             LineInput(amount=Decimal("0.1"))]
+    result = purchase_record(brand=member.brand, member=member, channel=Channel.POS, order_id="LINES-1",
+                             total=Decimal("10000120.59"), lines=lines, purchased_at=timezone.now())
+    written = list(PurchaseLine.objects.filter(purchase=result.purchase).order_by("pk")
+                   .values_list("sku", "category", "quantity", "amount"))
+    assert written == [("ลาเต้เย็น", "เครื่องดื่ม", 2, Decimal("120.50")), ('quote " and \\ backslash', "", 1, Decimal("0.00")),
+                       ("", "bulk", 30000, Decimal("9999999.99")), ("", "", 1, Decimal("0.10"))]
+
+
+def test_accounts_of_two_currencies_are_locked_together(member):
+    stamps = PointCurrency.objects.create(brand=member.brand, code="STAMP", name="Stamps")
+    currencies = [member.brand.currencies.get(is_default=True), stamps]
+    with transaction.atomic():
+        first = member_accounts_lock(member=member, currencies=currencies)  # opens both
+    with transaction.atomic(), CaptureQueriesContext(connection) as statements:
+        second = member_accounts_lock(member=member, currencies=currencies)
+    assert {currency.pk for currency in currencies} == set(first) == set(second)
+    assert [query["sql"].count("FOR UPDATE") for query in statements.captured_queries] == [1]
