@@ -115,6 +115,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="--profile: count this process's CPU time only (waits on PostgreSQL and Redis left out)")
     parser.add_argument("--json-out", default="", help="also write the results as JSON to this file")
     args = parser.parse_args(argv)
+    if sum(map(bool, (args.pgbench, args.paired, args.profile))) > 1:
+        parser.error("--pgbench, --paired and --profile are separate runs: choose one")
     args.connection_counts = [int(part) for part in args.connections.split(",") if part.strip()]
     args.fraction_list = [float(part) for part in args.fractions.split(",") if part.strip()]
     args.rate_list = [float(part) for part in args.rates.split(",") if part.strip()]
@@ -1026,7 +1028,7 @@ def run_paired(args: argparse.Namespace) -> int:
                                            {**wrk_env, "POS_LOAD_PREFIX": f"{prefix}h{number}c{clients}"})
                         http.update(load_before=load_before, load_after=load_average())
                         told_ok += http["ok"]
-                        ratio = round(100 * http["requests_per_s"] / raw["tps"], 1)
+                        ratio = round(100 * http["requests_per_s"] / raw["tps"], 1) if raw["tps"] else 0.0
                         results["rounds"].append({"round": number + 1, "clients": clients, "pgbench": raw,
                                                   "http": http, "ratio_percent": ratio})
                         print(f"round {number + 1} {clients:>3} clients: pgbench {raw['tps']:>7} tps, HTTP "

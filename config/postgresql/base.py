@@ -43,7 +43,7 @@ class UtcTimestamptzLoader(Loader):
     """psycopg's compiled ``timestamptz`` text loader (a final class: wrapped, not subclassed), with
     the ``timezone`` attribute Django's cursors compare with the connection's."""
 
-    timezone = datetime.timezone.utc
+    timezone = datetime.UTC
 
     def __init__(self, oid, context=None):
         super().__init__(oid, context)
@@ -60,7 +60,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def get_new_connection(self, conn_params):
         connection = super().get_new_connection(conn_params)
         if (_CompiledTimestamptzLoader is not None and pq.__impl__ in ("binary", "c") and settings.USE_TZ
-                and self.timezone is datetime.timezone.utc and self.timezone_name == "UTC"):
+                and self.timezone is datetime.UTC and self.timezone_name == "UTC"):
             connection.adapters.register_loader("timestamptz", UtcTimestamptzLoader)
         return connection
 

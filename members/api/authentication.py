@@ -39,6 +39,7 @@ KEY_BY_DIGEST = Rows(ApiKey, where="t.key_digest = %s", related=("brand", "branc
 
 CACHE_MAX_KEYS = 10_000  # past this many kept keys the cache starts again empty
 _cache: dict[str, tuple[float, ApiKey]] = {}
+_generation = [0]  # bumped by every clear(): a row read before a clear is not kept after it
 _lock = threading.Lock()
 
 
@@ -49,11 +50,15 @@ def key_by_digest(digest: str) -> ApiKey | None:
     found = _cache.get(digest)
     if found is not None and found[0] > now:
         return _own_copy(found[1])
+    generation = _generation[0]
     key = KEY_BY_DIGEST.first([digest])
     ttl = float(getattr(settings, "API_KEY_CACHE_TTL", 1))
-    if key is None or ttl <= 0 or transaction.get_connection().in_atomic_block:
+    connection = transaction.get_connection()
+    if key is None or ttl <= 0 or connection.in_atomic_block or not connection.get_autocommit():
         return key
     with _lock:
+        if generation != _generation[0]:
+            return key  # cleared while this row was read: it may predate the change, so not kept
         if len(_cache) >= CACHE_MAX_KEYS:
             _cache.clear()
         _cache[digest] = (now + ttl, key)
@@ -79,6 +84,7 @@ def _shallow(instance):
 def clear(**_kwargs) -> None:
     with _lock:
         _cache.clear()
+        _generation[0] += 1
 
 
 def keys_changed(**_kwargs) -> None:

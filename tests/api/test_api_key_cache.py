@@ -5,7 +5,6 @@ the TTL, and every request gets its own copies of the key, brand and branch.
 The cache only keeps keys read outside a transaction, so these tests commit (``transaction=True``).
 """
 
-import time
 from datetime import timedelta
 
 import pytest
@@ -54,15 +53,38 @@ def test_the_second_request_reads_no_key_and_writes_last_used_once(keyed):
     assert key.last_used_at is not None
 
 
-def test_a_revocation_elsewhere_applies_within_the_ttl(keyed, settings):
-    settings.API_KEY_CACHE_TTL = 0.3
+def test_a_revocation_elsewhere_applies_within_the_ttl(keyed, settings, monkeypatch):
+    settings.API_KEY_CACHE_TTL = 1
+    clock = [1000.0]
+    monkeypatch.setattr(authentication.time, "monotonic", lambda: clock[0])
     _brand, key, _raw, client = keyed
     assert client.get(REWARDS).status_code == 200
     # Another process revokes: an UPDATE sends no signal to this one.
     ApiKey.objects.filter(pk=key.pk).update(revoked_at=timezone.now() - timedelta(seconds=1))
-    assert client.get(REWARDS).status_code == 200  # still kept here
-    time.sleep(0.35)
+    clock[0] += 0.9
+    assert client.get(REWARDS).status_code == 200  # still kept here, within the second
+    clock[0] += 0.2
     assert client.get(REWARDS).status_code == 401
+
+
+def test_a_row_read_before_a_clear_is_not_kept(keyed, monkeypatch):
+    """A request reads the key while another thread's change commits and clears the cache: what
+    it read may predate the change, so it is used once but not kept."""
+    _brand, key, raw, _client = keyed
+    digest = ApiKey.digest(raw)
+    original_first = authentication.KEY_BY_DIGEST.first
+
+    def first_then_changed(params):
+        row = original_first(params)
+        authentication.keys_changed()  # the other thread's commit lands here
+        return row
+
+    monkeypatch.setattr(authentication.KEY_BY_DIGEST, "first", first_then_changed)
+    assert authentication.key_by_digest(digest) is not None
+    assert digest not in authentication._cache
+    monkeypatch.setattr(authentication.KEY_BY_DIGEST, "first", original_first)
+    assert authentication.key_by_digest(digest) is not None
+    assert digest in authentication._cache
 
 
 def test_the_admins_revoke_action_applies_at_once(keyed):

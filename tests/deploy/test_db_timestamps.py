@@ -27,7 +27,7 @@ def test_connections_read_timestamptz_with_the_compiled_loader():
 
 
 @pytest.mark.django_db
-def test_the_values_equal_djangos_loader(django_assert_num_queries):
+def test_the_values_equal_djangos_loader():
     with connection.cursor() as cursor:
         cursor.execute("SHOW TimeZone")
         assert cursor.fetchone()[0] == "UTC"
@@ -40,10 +40,10 @@ def test_the_values_equal_djangos_loader(django_assert_num_queries):
         fast_rows = [row[0] for row in cursor.fetchall()]
 
     class DjangoLoader(BaseTzLoader):
-        timezone = datetime.timezone.utc
+        timezone = datetime.UTC
 
     django = [DjangoLoader(0).load(text.encode()) for text in texts]
     assert fast == django == fast_rows
-    assert all(value.tzinfo is datetime.timezone.utc for value in fast + fast_rows)
+    assert all(value.tzinfo is datetime.UTC for value in fast + fast_rows)
     assert fast[1].microsecond == 999999 and fast[2].microsecond == 500000
-    assert fast[0] == datetime.datetime(2026, 11, 26, 0, 0, tzinfo=datetime.timezone.utc)
+    assert fast[0] == datetime.datetime(2026, 11, 26, 0, 0, tzinfo=datetime.UTC)
