@@ -237,11 +237,17 @@ def _outbox():
 
 
 def _outbox_insert(items: list) -> None:
+    """The outbox row, sent with the transaction's COMMIT when the batch is the outermost
+    transaction's (the purchase's own: its last write), else now."""
     from config import rows
 
     outbox = _outbox()
+    params = outbox.params(outbox.model(batch=items, error=""))
+    with_commit = getattr(transaction.get_connection(), "execute_with_commit", None)
+    if with_commit is not None and with_commit(outbox.statement, params):
+        return
     with rows.cursor() as cursor:
-        cursor.execute(outbox.statement, outbox.params(outbox.model(batch=items, error="")))
+        cursor.execute(outbox.statement, params)
 
 
 def dispatch(batch: list) -> int:

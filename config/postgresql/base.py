@@ -15,6 +15,13 @@ psycopg's pure-Python one (so that it can pin the timezone), which parses every 
 on the POS earn a few percent of the web worker's CPU. With ``USE_TZ``, no ``TIME_ZONE`` on the
 database and the session in UTC (what Django sets up), psycopg's compiled loader returns the very
 same values (aware, ``datetime.timezone.utc``), so connections use it (``UtcTimestamptzLoader``).
+
+Writes sent with COMMIT: ``execute_with_commit(sql, params)`` queues a transaction's last write
+(the POS earn's events outbox row) to reach PostgreSQL in the same round trip as its COMMIT, as
+one simple-protocol query ``<write>; COMMIT`` with the values bound on the client (psycopg's
+quoting). Only in the outermost ``atomic`` block's own transaction; a rollback or a closed
+connection drops what is queued; a queued write that fails makes the commit fail, so the whole
+transaction rolls back (Django's ``atomic`` rolls back when the commit raises).
 """
 
 import datetime
@@ -23,7 +30,7 @@ import time
 
 from django.conf import settings
 from django.db.backends.postgresql import base
-from psycopg import pq
+from psycopg import ClientCursor, pq
 from psycopg.adapt import Loader
 from psycopg.pq import TransactionStatus
 
@@ -56,6 +63,42 @@ class UtcTimestamptzLoader(Loader):
 
 class DatabaseWrapper(base.DatabaseWrapper):
     last_checked: float | None = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.with_commit: list[tuple[str, list]] = []
+
+    def execute_with_commit(self, sql: str, params: list) -> bool:
+        """Queue ``sql`` to run just before this transaction's COMMIT, in the same round trip.
+
+        Returns False, queuing nothing, unless the caller is in the outermost ``atomic`` block (and
+        no inner one): then the caller runs the statement itself, now. ``sql`` must not depend on
+        being run before later statements of the transaction (it runs last)."""
+        if len(self.atomic_blocks) != 1 or self.get_autocommit() or self.needs_rollback or self.connection is None:
+            return False
+        self.with_commit.append((sql, params))
+        return True
+
+    def _commit(self):
+        pending, self.with_commit = self.with_commit, []
+        if not pending or self.connection is None:
+            return super()._commit()
+        with self.wrap_database_errors:
+            binder = ClientCursor(self.connection)
+            statements = [binder.mogrify(sql, params) for sql, params in pending]
+            # Django's cursor wrapper (logged in tests and DEBUG, errors as django.db errors), no
+            # health check: the transaction is open on this connection.
+            cursor = self._prepare_cursor(self.create_cursor())
+        with cursor:
+            cursor.execute("; ".join([*statements, "COMMIT"]))
+
+    def _rollback(self):
+        self.with_commit = []
+        return super()._rollback()
+
+    def _close(self):
+        self.with_commit = []
+        return super()._close()
 
     def get_new_connection(self, conn_params):
         connection = super().get_new_connection(conn_params)

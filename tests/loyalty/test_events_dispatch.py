@@ -13,7 +13,8 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from campaigns.leaderboards.models import Race, Standing
@@ -132,6 +133,19 @@ def test_a_failing_worker_subscriber_is_retried_alone_and_the_others_run_once(sh
 def test_a_when_filter_belongs_to_worker_subscribers_only():
     with pytest.raises(ValueError, match="worker"):
         events.subscribe(events.POINTS_POSTED, when=lambda payload: True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_purchase_of_its_own_sends_its_outbox_row_with_its_commit(shop, celery_on_redis):
+    _brand, member, _gold = shop
+    _buy(member, "EV-0", "100.00")  # the earn configuration is read and kept by the first
+    with CaptureQueriesContext(connection) as queries:
+        _buy(member, "EV-1", "300.00")
+    outbox = [query["sql"] for query in queries.captured_queries if "loyalty_parkedevents" in query["sql"]]
+    assert len(outbox) == 1 and outbox[0].endswith("; COMMIT"), outbox  # one round trip, the last
+    assert queries.captured_queries[-1]["sql"] == outbox[0]
+    assert [item[0] for item in ParkedEvents.objects.order_by("pk").last().batch] == [
+        "points_posted", "purchase_recorded"]
 
 
 @pytest.mark.django_db(transaction=True)
