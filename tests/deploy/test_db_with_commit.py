@@ -19,11 +19,10 @@ def outbox_params(batch, error=""):
 
 
 def test_the_write_goes_with_the_commit_in_one_statement_and_stays_exact():
-    with CaptureQueriesContext(connection) as queries:
-        with transaction.atomic():
-            ParkedEvents.objects.create(batch=[["first", {}]], error="")
-            assert connection.execute_with_commit(OUTBOX.statement, outbox_params(TRICKY, "x"))
-            assert ParkedEvents.objects.count() == 1  # not sent yet
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        ParkedEvents.objects.create(batch=[["first", {}]], error="")
+        assert connection.execute_with_commit(OUTBOX.statement, outbox_params(TRICKY, "x"))
+        assert ParkedEvents.objects.count() == 1  # not sent yet
     last = queries.captured_queries[-1]["sql"]
     assert last.startswith('INSERT INTO "loyalty_parkedevents"') and last.endswith("; COMMIT")
     assert [row.batch for row in ParkedEvents.objects.order_by("pk")] == [[["first", {}]], TRICKY]
