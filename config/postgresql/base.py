@@ -29,6 +29,7 @@ import select
 import time
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.db.backends.postgresql import base
 from psycopg import ClientCursor, pq
 from psycopg.adapt import Loader
@@ -66,17 +67,22 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.with_commit: list[tuple[str, list]] = []
+        self.with_commit: list[str] = []  # statements with their values bound, for the next COMMIT
 
     def execute_with_commit(self, sql: str, params: list) -> bool:
         """Queue ``sql`` to run just before this transaction's COMMIT, in the same round trip.
 
         Returns False, queuing nothing, unless the caller is in the outermost ``atomic`` block (and
-        no inner one): then the caller runs the statement itself, now. ``sql`` must not depend on
-        being run before later statements of the transaction (it runs last)."""
-        if len(self.atomic_blocks) != 1 or self.get_autocommit() or self.needs_rollback or self.connection is None:
+        no inner one) of a transaction that block commits: then the caller runs the statement
+        itself, now. ``sql`` must not depend on being run before later statements of the
+        transaction (it runs last). The values are bound here, so a value that cannot be sent
+        fails the caller's block, not the commit. Not undone by a manual ``savepoint_rollback``
+        (Django's ``atomic`` blocks never queue: they are not the outermost)."""
+        if (len(self.atomic_blocks) != 1 or not self.commit_on_exit or self.get_autocommit()
+                or self.needs_rollback or self.connection is None):
             return False
-        self.with_commit.append((sql, params))
+        with self.wrap_database_errors:
+            self.with_commit.append(ClientCursor(self.connection).mogrify(sql, params))
         return True
 
     def _commit(self):
@@ -84,13 +90,15 @@ class DatabaseWrapper(base.DatabaseWrapper):
         if not pending or self.connection is None:
             return super()._commit()
         with self.wrap_database_errors:
-            binder = ClientCursor(self.connection)
-            statements = [binder.mogrify(sql, params) for sql, params in pending]
             # Django's cursor wrapper (logged in tests and DEBUG, errors as django.db errors), no
             # health check: the transaction is open on this connection.
             cursor = self._prepare_cursor(self.create_cursor())
         with cursor:
-            cursor.execute("; ".join([*statements, "COMMIT"]))
+            cursor.execute(";\n".join([*pending, "COMMIT"]))
+        if self.connection.info.transaction_status != TransactionStatus.IDLE:
+            # A queued statement swallowed the COMMIT (a trailing comment, say): fail the commit,
+            # so that atomic rolls the transaction back instead of leaving it open.
+            raise DatabaseError("the statements sent with COMMIT left the transaction open")
 
     def _rollback(self):
         self.with_commit = []

@@ -142,7 +142,7 @@ def test_a_purchase_of_its_own_sends_its_outbox_row_with_its_commit(shop, celery
     with CaptureQueriesContext(connection) as queries:
         _buy(member, "EV-1", "300.00")
     outbox = [query["sql"] for query in queries.captured_queries if "loyalty_parkedevents" in query["sql"]]
-    assert len(outbox) == 1 and outbox[0].endswith("; COMMIT"), outbox  # one round trip, the last
+    assert len(outbox) == 1 and outbox[0].endswith(";\nCOMMIT"), outbox  # one round trip, the last
     assert queries.captured_queries[-1]["sql"] == outbox[0]
     assert [item[0] for item in ParkedEvents.objects.order_by("pk").last().batch] == [
         "points_posted", "purchase_recorded"]
