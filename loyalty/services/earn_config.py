@@ -17,16 +17,12 @@ bill dated earlier than a day before the snapshot reads its promotions from the
 database instead.
 """
 
-import threading
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.conf import settings
-from django.db import transaction
-from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils import timezone
 
+from config.process_cache import ProcessCache
 from loyalty.models import EarnPolicy, EarnRule, PointCurrency, Promotion, Tier, TierProgram
 
 from .tiers import brand_tiers, entry_tier, program_state
@@ -34,8 +30,7 @@ from .tiers import brand_tiers, entry_tier, program_state
 RECENT = timedelta(days=7)  # promotions that ended or start this close to the bill are explained too
 MARGIN = timedelta(days=1)  # a cached snapshot serves bills dated up to this long before it was read
 
-_cache: dict[int, tuple[float, "EarnSetup"]] = {}
-_lock = threading.Lock()
+_cache = ProcessCache("earn_setup", ttl_setting="EARN_CONFIG_TTL", default_ttl=5)
 
 
 @dataclass
@@ -104,34 +99,17 @@ def earn_setup(*, brand, cached: bool = False) -> EarnSetup:
     """``read_setup(brand=brand)``; with ``cached``, the whole snapshot from this process's cache."""
     if not cached:
         return read_setup(brand=brand)
-    ttl = float(getattr(settings, "EARN_CONFIG_TTL", 5))
-    found = _cache.get(brand.pk)
-    now = time.monotonic()
-    if found is not None and found[0] > now:
-        return found[1]
-    setup = read_setup(brand=brand, full=True)
-    # Kept only when read outside a transaction: one that rolls back must not leave what it saw.
-    if ttl > 0 and not transaction.get_connection().in_atomic_block:
-        with _lock:
-            _cache[brand.pk] = (now + ttl, setup)
+    setup = _cache.get(brand.pk)
+    if setup is None:
+        token = _cache.token()
+        setup = read_setup(brand=brand, full=True)
+        _cache.put(brand.pk, setup, token)  # kept only when read outside a transaction
     return setup
 
 
-def clear(**_kwargs) -> None:
-    with _lock:
-        _cache.clear()
-
-
-def _changed(**_kwargs) -> None:
-    """A configuration row changed: drop the snapshots now, and again once the change commits (a
-    purchase in another thread of this process may read the old state in between)."""
-    clear()
-    transaction.on_commit(clear)
+clear = _cache.clear
 
 
 def connect_signals() -> None:
-    for model in (EarnRule, EarnPolicy, Promotion, PointCurrency, TierProgram, Tier):
-        post_save.connect(_changed, sender=model, dispatch_uid=f"earn_setup_clear_save_{model.__name__}")
-        post_delete.connect(_changed, sender=model, dispatch_uid=f"earn_setup_clear_delete_{model.__name__}")
-    for through in (Promotion.tiers.through, Promotion.branches.through, PointCurrency.shared_with.through):
-        m2m_changed.connect(_changed, sender=through, dispatch_uid=f"earn_setup_clear_m2m_{through.__name__}")
+    _cache.clear_on_changes((EarnRule, EarnPolicy, Promotion, PointCurrency, TierProgram, Tier),
+                            (Promotion.tiers.through, Promotion.branches.through, PointCurrency.shared_with.through))

@@ -12,20 +12,16 @@ not kept (the transaction may roll back). Each request gets its own copies of th
 """
 
 import copy
-import threading
-import time
 from datetime import timedelta
 
-from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
-from django.db import transaction
 from django.db.models import Q
-from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
+from config.process_cache import ProcessCache
 from config.rows import Rows
 from members.models import ApiKey, Branch, Brand
 
@@ -37,31 +33,19 @@ KEYWORD = "Api-Key"
 KEY_BY_DIGEST = Rows(ApiKey, where="t.key_digest = %s", related=("brand", "branch"),
                      defer=("brand__line_channel_secret", "brand__line_channel_access_token"))
 
-CACHE_MAX_KEYS = 10_000  # past this many kept keys the cache starts again empty
-_cache: dict[str, tuple[float, ApiKey]] = {}
-_generation = [0]  # bumped by every clear(): a row read before a clear is not kept after it
-_lock = threading.Lock()
+_cache = ProcessCache("api_key", ttl_setting="API_KEY_CACHE_TTL", default_ttl=1, max_entries=10_000)
 
 
 def key_by_digest(digest: str) -> ApiKey | None:
     """The key with this digest (its brand and branch loaded), from this process's cache when it
     was read less than ``API_KEY_CACHE_TTL`` seconds ago; None when there is none."""
-    now = time.monotonic()
-    found = _cache.get(digest)
-    if found is not None and found[0] > now:
-        return _own_copy(found[1])
-    generation = _generation[0]
+    kept = _cache.get(digest)
+    if kept is not None:
+        return _own_copy(kept)
+    token = _cache.token()
     key = KEY_BY_DIGEST.first([digest])
-    ttl = float(getattr(settings, "API_KEY_CACHE_TTL", 1))
-    connection = transaction.get_connection()
-    if key is None or ttl <= 0 or connection.in_atomic_block or not connection.get_autocommit():
+    if key is None or not _cache.put(digest, key, token):
         return key
-    with _lock:
-        if generation != _generation[0]:
-            return key  # cleared while this row was read: it may predate the change, so not kept
-        if len(_cache) >= CACHE_MAX_KEYS:
-            _cache.clear()
-        _cache[digest] = (now + ttl, key)
     return _own_copy(key)
 
 
@@ -81,23 +65,12 @@ def _shallow(instance):
     return clone
 
 
-def clear(**_kwargs) -> None:
-    with _lock:
-        _cache.clear()
-        _generation[0] += 1
-
-
-def keys_changed(**_kwargs) -> None:
-    """A key, brand or branch changed: drop the kept keys now, and again once the change commits
-    (a request in another thread of this process may read the old row in between)."""
-    clear()
-    transaction.on_commit(clear)
+clear = _cache.clear
+keys_changed = _cache.changed  # a key, brand or branch changed; the admin's revoke action calls it (update() sends no signal)
 
 
 def connect_signals() -> None:
-    for model in (ApiKey, Brand, Branch):
-        post_save.connect(keys_changed, sender=model, dispatch_uid=f"api_key_cache_save_{model.__name__}")
-        post_delete.connect(keys_changed, sender=model, dispatch_uid=f"api_key_cache_delete_{model.__name__}")
+    _cache.clear_on_changes((ApiKey, Brand, Branch))
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
@@ -123,7 +96,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             key.last_used_at = now
             kept = _cache.get(digest)
             if kept is not None:
-                kept[1].last_used_at = now  # the next requests of this process do not write it again
+                kept.last_used_at = now  # the next requests of this process do not write it again
         return (AnonymousUser(), key)
 
     def authenticate_header(self, request):

@@ -14,6 +14,7 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
+from config import process_cache
 from loyalty.models import EarnPolicy, EarnRule, Promotion, PromotionAward, Purchase, Tier, TierProgram
 from loyalty.services import earn_config
 from loyalty.services.earning import LineInput, purchase_record
@@ -38,7 +39,7 @@ class Clock:
 def clock(monkeypatch, settings):
     settings.EARN_CONFIG_TTL = 5
     fake = Clock()
-    monkeypatch.setattr(earn_config.time, "monotonic", fake.monotonic)
+    monkeypatch.setattr(process_cache.time, "monotonic", fake.monotonic)
     return fake
 
 
